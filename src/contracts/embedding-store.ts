@@ -1,0 +1,113 @@
+/**
+ * A row that needs an embedding, as the store yields it.
+ * @typeParam Id - the row's key as the store represents it (number, string, bigint, a tuple…).
+ */
+export interface PendingItem<Id = unknown> {
+  /** The row's key. Appears in errors and reports, so it should be printable. */
+  readonly id: Id;
+  /** The text to embed, built by the store from the row. */
+  readonly text: string;
+  /** Hex SHA-256 of `text`: stored with the vector, compared on later runs to find stale rows. */
+  readonly hash: string;
+}
+
+/** A vector ready to be written for one row. */
+export interface EmbeddingRecord<Id = unknown> {
+  /** The row's key, as yielded by {@link EmbeddingStore.scan}. */
+  readonly id: Id;
+  /** Hash of the text that was embedded; the store writes only if the row's text still has it. */
+  readonly hash: string;
+  /** The vector, `dimensions` long. */
+  readonly embedding: Float32Array;
+}
+
+/** Which rows count as pending. */
+export type ReembedMode =
+  /** Rows with no embedding at all. */
+  | "missing"
+  /** Rows with no embedding, or one made from other text, by another model or another version. */
+  | "stale"
+  /** Every row. */
+  | "all";
+
+/** What the engine tells the store about the model that makes the vectors. */
+export interface EmbeddingTarget {
+  /** Provider id (`"voyage"`). */
+  readonly provider: string;
+  /** Model id stored beside each vector. */
+  readonly model: string;
+  /** Vector length. */
+  readonly dimensions: number;
+}
+
+/** Options of {@link EmbeddingStore.scan}. */
+export interface ScanOptions extends EmbeddingTarget {
+  /** Which rows are pending. */
+  readonly reembed: ReembedMode;
+  /** Rows per page (keyset page size). */
+  readonly pageSize: number;
+  /** Stops the scan. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link EmbeddingStore.write}. */
+export interface WriteOptions extends EmbeddingTarget {
+  /** Stops the write; a store must then leave the batch unwritten, never half-written. */
+  readonly signal?: AbortSignal;
+}
+
+/** What one {@link EmbeddingStore.write} did. */
+export interface WriteResult<Id = unknown> {
+  /** Rows written. */
+  readonly written: number;
+  /**
+   * Rows not written because their text changed (or the row vanished) while the vector was being
+   * made: compare-and-set refused the old vector. They stay pending for the next run.
+   */
+  readonly conflicts: readonly Id[];
+}
+
+/** Embedding coverage of the store's rows for one model and version. */
+export interface Coverage {
+  /** Source rows (after the store's filter). */
+  readonly total: number;
+  /** Rows with a current embedding: same text, model and version. */
+  readonly embedded: number;
+  /** Rows with an embedding made from other text, model or version. */
+  readonly stale: number;
+  /** Rows with no embedding. */
+  readonly missing: number;
+}
+
+/**
+ * Where the texts come from and the vectors go. Implement this to plug any database into
+ * `backfill()`; `drizzleStore()` from `@relay/embeddings/adapters/drizzle` is the PostgreSQL one.
+ */
+export interface EmbeddingStore<Id = unknown> {
+  /**
+   * Checks, before any provider call, that the store can hold this target's vectors (extension
+   * installed, column of the right dimension…) and takes any lock it needs. Throws a typed error
+   * that says what is wrong.
+   */
+  prepare?(target: EmbeddingTarget, options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /**
+   * Yields pending rows in pages ordered by key (keyset pagination): memory stays one page, whatever
+   * the table's size. The engine pulls the next page only when it has room.
+   */
+  scan(options: ScanOptions): AsyncIterable<readonly PendingItem<Id>[]>;
+  /**
+   * Writes a batch in one round trip if it can, as one unit: all of it or none of it. Upserts by key,
+   * so a re-run never duplicates. Skips (and reports as conflicts) rows whose current text no longer
+   * hashes to the record's `hash`.
+   */
+  write(records: readonly EmbeddingRecord<Id>[], options: WriteOptions): Promise<WriteResult<Id>>;
+  /**
+   * Runs `work` inside one transaction, handing it a store bound to that transaction; commits when
+   * `work` resolves, rolls back when it rejects. Used by `backfill({ atomic: true })`.
+   */
+  transaction<T>(work: (store: EmbeddingStore<Id>) => Promise<T>): Promise<T>;
+  /** Counts total, current, stale and missing embeddings for `target`. */
+  coverage(target: EmbeddingTarget): Promise<Coverage>;
+  /** Releases what `prepare()` took (locks, connections). Called once the backfill settles. */
+  release?(): Promise<void>;
+}

@@ -1,0 +1,29 @@
+import { EmbeddingsError } from "./embeddings-error.js";
+
+/** Why a store cannot do its work. */
+export type StoreErrorReason =
+  /** The `vector` extension is not installed in the database. */
+  | "extension_missing"
+  /** A table or column is missing, or of the wrong type. */
+  | "schema"
+  /** Another process holds the partition's lock. */
+  | "locked"
+  /** A row's text could not be built. */
+  | "row"
+  /** The database failed. */
+  | "database";
+
+/** A store (database adapter) cannot do its work. The message says which table, column or row. */
+export class StoreError extends EmbeddingsError {
+  override name = "StoreError" as const;
+  readonly reason: StoreErrorReason;
+
+  constructor(message: string, fields: { reason: StoreErrorReason; cause?: unknown }) {
+    super(message, { cause: fields.cause });
+    this.reason = fields.reason;
+  }
+
+  static override isInstance(error: unknown): error is StoreError {
+    return EmbeddingsError.hasName(error, "StoreError");
+  }
+}
