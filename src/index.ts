@@ -1,4 +1,14 @@
+export { backfill } from "./backfill/backfill.js";
+export type { BackfillOptions } from "./backfill/options.js";
+export type {
+  BackfillCounters,
+  BackfillProgress,
+  BackfillReport,
+  SkippedRow,
+  SkipReason,
+} from "./backfill/report.js";
 export type * from "./contracts/embedding-provider.js";
 export type * from "./contracts/embedding-store.js";
+export { BACKFILL_DEFAULTS, defaultEstimateTokens } from "./defaults.js";
 export * from "./errors/index.js";
 export { hashText } from "./hash.js";

@@ -8,6 +8,7 @@ const symbol = Symbol.for(marker);
  * duplicate copies of the package, where `instanceof` may not. Messages never contain an API key.
  */
 export class EmbeddingsError extends Error {
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read through the Symbol.for marker in isInstance.
   private readonly [symbol] = true;
   override name = "EmbeddingsError";
 

@@ -5,6 +5,7 @@ export {
   parseRetryAfter,
   reasonForStatus,
 } from "./api-call-error.js";
+export { BackfillError } from "./backfill-error.js";
 export { DimensionMismatchError } from "./dimension-mismatch-error.js";
 export { EmbeddingsError } from "./embeddings-error.js";
 export { InvalidOptionError } from "./invalid-option-error.js";

@@ -1,0 +1,438 @@
+import type { EmbeddingProvider } from "../contracts/embedding-provider.js";
+import type {
+  EmbeddingRecord,
+  EmbeddingStore,
+  EmbeddingTarget,
+  PendingItem,
+} from "../contracts/embedding-store.js";
+import { APICallError } from "../errors/api-call-error.js";
+import { BackfillError } from "../errors/backfill-error.js";
+import { redactSecrets } from "../errors/redact.js";
+import { type Batch, BatchPlanner } from "./batch-planner.js";
+import { formatIds } from "./format-ids.js";
+import { type BackfillOptions, type ResolvedBackfillOptions, resolveOptions } from "./options.js";
+import { RateLimiter } from "./rate-limiter.js";
+import type { BackfillProgress, BackfillReport, SkippedRow, SkipReason } from "./report.js";
+import { type RetryPolicy, withRetry } from "./retry.js";
+import { validateEmbeddings } from "./validate-embeddings.js";
+import { VectorCache } from "./vector-cache.js";
+
+const MAX_SKIPPED_ROWS = 1000;
+
+/**
+ * Finds the store's rows whose embedding is missing or stale, embeds them in batches within the
+ * provider's limits (throttled, retried, split when too large) and writes them safely: a batch is
+ * written whole or not at all, and only if the row's text did not change meanwhile.
+ *
+ * Resolves to a {@link BackfillReport}. Rejects with a {@link BackfillError} at the first
+ * unrecoverable failure (after in-flight work settles), with an {@link InvalidOptionError} for a bad
+ * option, or with `signal.reason` when aborted.
+ *
+ * @example
+ * ```ts
+ * import { backfill } from "@relay/embeddings";
+ * import { voyageProvider } from "@relay/embeddings/providers/voyage";
+ * import { drizzleStore } from "@relay/embeddings/adapters/drizzle";
+ *
+ * const report = await backfill({
+ *   provider: voyageProvider({ model: "voyage-3.5" }),
+ *   store: drizzleStore({ db, version: "1", source, target }),
+ *   minIntervalMs: 150,
+ * });
+ * console.log(`${report.embedded} rows embedded, ${report.tokens} tokens`);
+ * ```
+ */
+export async function backfill<Id = unknown>(options: BackfillOptions<Id>): Promise<BackfillReport<Id>> {
+  const resolved = resolveOptions(options);
+  const { provider, store, signal } = resolved;
+  signal?.throwIfAborted();
+  const target: EmbeddingTarget = {
+    provider: provider.provider,
+    model: provider.model,
+    dimensions: provider.dimensions,
+  };
+  await store.prepare?.(target, { signal });
+  try {
+    if (!resolved.atomic || resolved.dryRun) return await new BackfillRun(resolved, store, target).run();
+    try {
+      return await store.transaction((tx) => new BackfillRun(resolved, tx, target).run());
+    } catch (error) {
+      if (!BackfillError.isInstance(error)) throw error;
+      throw new BackfillError<Id>(`${error.message} Atomic mode: every write of this run was rolled back.`, {
+        rowIds: error.rowIds as Id[],
+        report: { ...(error.report as BackfillReport<Id>), embedded: 0, deduplicated: 0 },
+        rolledBack: true,
+        cause: error.cause,
+      });
+    }
+  } finally {
+    await store.release?.();
+  }
+}
+
+interface Planned<Id> {
+  readonly item: PendingItem<Id>;
+  /** The text as sent: lone surrogates replaced, since JSON APIs reject them. */
+  readonly text: string;
+  readonly tokens: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** One run of the pipeline: scan → plan → embed (throttled, retried) → write, overlapping. */
+class BackfillRun<Id> {
+  private readonly started = Date.now();
+  private readonly counters: Mutable<
+    Omit<BackfillReport<Id>, "skippedRows" | "skippedByReason" | "durationMs">
+  > = {
+    pending: undefined,
+    scanned: 0,
+    embedded: 0,
+    deduplicated: 0,
+    skipped: 0,
+    failed: 0,
+    tokens: 0,
+    requests: 0,
+    retries: 0,
+    rateLimited: 0,
+    estimatedTokens: 0,
+    elapsedMs: 0,
+    dryRun: false,
+  };
+  private readonly skippedByReason: Record<SkipReason, number> = {
+    empty_input: 0,
+    input_too_long: 0,
+    changed_during_run: 0,
+  };
+  private readonly skippedRows: SkippedRow<Id>[] = [];
+  private readonly provider: EmbeddingProvider;
+  private readonly limiter: RateLimiter;
+  private readonly planner: BatchPlanner<Planned<Id>>;
+  private readonly cache: VectorCache;
+  private readonly retryPolicy: RetryPolicy;
+  /** Rows waiting for a vector that another row with the same text (queued or in flight) will get. */
+  private readonly followers = new Map<string, PendingItem<Id>[]>();
+  private readonly inflight = new Set<Promise<void>>();
+  /** Vectors served from the cache, written with the next batch. */
+  private writeBuffer: EmbeddingRecord<Id>[] = [];
+  private writeChain: Promise<void> = Promise.resolve();
+  private pendingWrites = 0;
+  private writeDrained: (() => void) | undefined;
+  private failure: { error: unknown; rowIds: Id[] } | undefined;
+
+  constructor(
+    private readonly options: ResolvedBackfillOptions<Id>,
+    private readonly store: EmbeddingStore<Id>,
+    private readonly target: EmbeddingTarget,
+  ) {
+    const o = options;
+    this.provider = o.provider;
+    this.counters.dryRun = o.dryRun;
+    const concurrency = o.provider.supportsParallelCalls === false ? 1 : o.concurrency;
+    this.limiter = new RateLimiter({
+      concurrency,
+      requestsPerMinute: o.requestsPerMinute,
+      tokensPerMinute: o.tokensPerMinute,
+      minIntervalMs: o.minIntervalMs,
+      backoffMinMs: o.retryMinDelayMs,
+      backoffMaxMs: o.retryMaxDelayMs,
+      signal: o.signal,
+    });
+    this.planner = new BatchPlanner({
+      maxInputs: o.maxInputsPerRequest,
+      // A request must also fit in one minute's token budget, or the throttle could never admit it.
+      maxTokens: Math.min(o.maxTokensPerRequest, o.tokensPerMinute),
+    });
+    this.cache = new VectorCache(o.dedupeCacheSize);
+    this.retryPolicy = {
+      retries: o.retries,
+      minDelayMs: o.retryMinDelayMs,
+      maxDelayMs: o.retryMaxDelayMs,
+      maxRetryTimeMs: o.maxRetryTimeMs,
+    };
+  }
+
+  async run(): Promise<BackfillReport<Id>> {
+    const { store, options: o } = this;
+    const coverage = await store.coverage(this.target);
+    this.counters.pending =
+      o.reembed === "all"
+        ? coverage.total
+        : o.reembed === "stale"
+          ? coverage.missing + coverage.stale
+          : coverage.missing;
+    this.emit("start");
+    try {
+      const pages = store.scan({
+        ...this.target,
+        reembed: o.reembed,
+        pageSize: o.pageSize,
+        signal: o.signal,
+      });
+      scan: for await (const page of pages) {
+        for (const item of page) {
+          if (this.stopped) break scan;
+          this.counters.scanned++;
+          await this.accept(item);
+        }
+      }
+      const last = this.stopped ? undefined : this.planner.flush();
+      if (last) await this.dispatch(last);
+    } catch (error) {
+      this.fail(error, []);
+    }
+    await this.settle();
+
+    if (o.signal?.aborted) throw o.signal.reason;
+    if (this.failure) throw this.backfillError(this.failure);
+    const report = this.report();
+    this.emit("done");
+    return report;
+  }
+
+  private get stopped(): boolean {
+    return this.failure !== undefined || this.options.signal?.aborted === true;
+  }
+
+  /** Routes one pending row: skipped, served from the cache, attached to a twin, or planned. */
+  private async accept(item: PendingItem<Id>): Promise<void> {
+    if (item.text.trim() === "") {
+      this.skip([item.id], "empty_input");
+      return;
+    }
+    const cached = this.cache.get(item.hash);
+    if (cached) {
+      this.counters.deduplicated++;
+      this.writeBuffer.push({ id: item.id, hash: item.hash, embedding: cached });
+      if (this.writeBuffer.length >= this.options.maxInputsPerRequest) await this.enqueueWrite([]);
+      return;
+    }
+    const twins = this.followers.get(item.hash);
+    if (twins) {
+      twins.push(item);
+      return;
+    }
+    this.followers.set(item.hash, []);
+    const text = item.text.isWellFormed() ? item.text : item.text.toWellFormed();
+    const estimate = this.options.estimateTokens(text);
+    const { maxTokensPerInput } = this.provider.limits;
+    // An API that truncates never bills more than the context for one input.
+    const tokens = this.provider.truncates ? Math.min(estimate, maxTokensPerInput) : estimate;
+    this.counters.estimatedTokens += tokens;
+    for (const batch of this.planner.add({ item, text, tokens }, tokens)) await this.dispatch(batch);
+  }
+
+  /** Starts a batch once a request slot and room in the write queue are free (back-pressure). */
+  private async dispatch(batch: Batch<Planned<Id>>): Promise<void> {
+    if (this.options.dryRun) {
+      this.counters.requests++;
+      for (const { item } of batch.items) {
+        this.counters.deduplicated += this.takeFollowers(item.hash).length;
+      }
+      return;
+    }
+    while (this.pendingWrites > this.limiter.concurrency) {
+      await new Promise<void>((resolve) => {
+        this.writeDrained = resolve;
+      });
+    }
+    await this.limiter.acquire();
+    const task: Promise<void> = this.embedBatch(batch).finally(() => {
+      this.limiter.release();
+      this.inflight.delete(task);
+    });
+    this.inflight.add(task);
+  }
+
+  private async embedBatch(batch: Batch<Planned<Id>>): Promise<void> {
+    let vectors: (Float32Array | undefined)[];
+    try {
+      vectors = await this.embedSplitting(batch.items);
+    } catch (error) {
+      const ids = batch.items.flatMap(({ item }) => [
+        item.id,
+        ...this.takeFollowers(item.hash).map((f) => f.id),
+      ]);
+      this.fail(error, ids);
+      return;
+    }
+    const records: EmbeddingRecord<Id>[] = [];
+    batch.items.forEach(({ item }, i) => {
+      const twins = this.takeFollowers(item.hash);
+      const embedding = vectors[i];
+      if (!embedding) {
+        this.skip([item.id, ...twins.map((t) => t.id)], "input_too_long");
+        return;
+      }
+      this.cache.set(item.hash, embedding);
+      records.push({ id: item.id, hash: item.hash, embedding });
+      for (const twin of twins) records.push({ id: twin.id, hash: twin.hash, embedding });
+      this.counters.deduplicated += twins.length;
+    });
+    await this.enqueueWrite(records);
+  }
+
+  /**
+   * Embeds the items; when the provider refuses the request as too large, embeds each half instead.
+   * A single item refused as too large comes back `undefined` (skipped as `input_too_long`).
+   */
+  private async embedSplitting(items: readonly Planned<Id>[]): Promise<(Float32Array | undefined)[]> {
+    try {
+      return await this.request(items);
+    } catch (error) {
+      if (!(APICallError.isInstance(error) && error.reason === "request_too_large")) throw error;
+      if (items.length === 1) return [undefined];
+      const middle = Math.ceil(items.length / 2);
+      const head = await this.embedSplitting(items.slice(0, middle));
+      const tail = await this.embedSplitting(items.slice(middle));
+      return [...head, ...tail];
+    }
+  }
+
+  /** One request, throttled and retried, with its answer validated. */
+  private request(items: readonly Planned<Id>[]): Promise<Float32Array[]> {
+    const { provider, options: o } = this;
+    const texts = items.map((p) => p.text);
+    const ids = items.map((p) => p.item.id);
+    const tokens = items.reduce((sum, p) => sum + p.tokens, 0);
+    return withRetry(
+      async () => {
+        await this.limiter.throttle(tokens);
+        this.counters.requests++;
+        const result = await provider.embed(texts, { inputType: o.inputType, signal: o.signal });
+        const vectors = validateEmbeddings(result, ids, provider);
+        const billed = result.usage?.tokens;
+        this.limiter.onSuccess(tokens, billed, result.rateLimit);
+        this.counters.tokens += billed ?? tokens;
+        return vectors;
+      },
+      this.retryPolicy,
+      {
+        limiter: this.limiter,
+        signal: o.signal,
+        onFailure: (error) => {
+          if (APICallError.isInstance(error) && error.reason === "rate_limit") this.counters.rateLimited++;
+        },
+        onRetry: ({ error }) => {
+          this.counters.retries++;
+          this.emit("retry", {
+            message: redactSecrets(error instanceof Error ? error.message : String(error)),
+          });
+        },
+      },
+    );
+  }
+
+  /** Queues a write; writes run one at a time, overlapping the requests of the next batches. */
+  private async enqueueWrite(records: EmbeddingRecord<Id>[]): Promise<void> {
+    if (this.writeBuffer.length > 0) {
+      records = records.concat(this.writeBuffer);
+      this.writeBuffer = [];
+    }
+    if (records.length === 0) return;
+    this.pendingWrites++;
+    this.writeChain = this.writeChain.then(() => this.write(records));
+  }
+
+  private async write(records: EmbeddingRecord<Id>[]): Promise<void> {
+    const ids = records.map((r) => r.id);
+    try {
+      // An aborted run writes nothing more; those rows stay pending for the next run.
+      if (this.options.signal?.aborted) return;
+      if (this.failure && this.options.atomic) return;
+      const result = await this.store.write(records, { ...this.target, signal: this.options.signal });
+      this.counters.embedded += result.written;
+      if (result.conflicts.length > 0) this.skip([...result.conflicts], "changed_during_run");
+      this.emit("batch", { ids });
+    } catch (error) {
+      this.fail(error, ids);
+    } finally {
+      this.pendingWrites--;
+      const drained = this.writeDrained;
+      this.writeDrained = undefined;
+      drained?.();
+    }
+  }
+
+  /** Waits for every request and write in flight; flushes vectors still buffered. */
+  private async settle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    if (this.options.dryRun) return;
+    await this.enqueueWrite([]);
+    await this.writeChain;
+  }
+
+  private takeFollowers(hash: string): PendingItem<Id>[] {
+    const twins = this.followers.get(hash) ?? [];
+    this.followers.delete(hash);
+    return twins;
+  }
+
+  private skip(ids: readonly Id[], reason: SkipReason): void {
+    this.counters.skipped += ids.length;
+    this.skippedByReason[reason] += ids.length;
+    for (const id of ids) {
+      if (this.skippedRows.length < MAX_SKIPPED_ROWS) this.skippedRows.push({ id, reason });
+    }
+    this.emit("skip", { ids });
+  }
+
+  /** Records an unrecoverable error: nothing new is scheduled, work in flight settles. */
+  private fail(error: unknown, ids: readonly Id[]): void {
+    this.counters.failed += ids.length;
+    if (this.failure) this.failure.rowIds.push(...ids);
+    else this.failure = { error, rowIds: [...ids] };
+  }
+
+  private backfillError(failure: { error: unknown; rowIds: Id[] }): BackfillError<Id> {
+    const { error, rowIds } = failure;
+    const cause = error instanceof Error ? error.message : String(error);
+    const rows = rowIds.length > 0 ? ` Failed rows: ${formatIds(rowIds)}.` : "";
+    return new BackfillError<Id>(
+      `Backfill stopped: ${cause}${rows} ${this.counters.embedded} rows were written before it stopped; run it again to resume.`,
+      { rowIds, report: this.report(), rolledBack: false, cause: error },
+    );
+  }
+
+  private snapshot() {
+    const elapsedMs = Date.now() - this.started;
+    return { ...this.counters, elapsedMs };
+  }
+
+  private report(): BackfillReport<Id> {
+    const snapshot = this.snapshot();
+    return Object.freeze({
+      ...snapshot,
+      skippedByReason: Object.freeze({ ...this.skippedByReason }),
+      skippedRows: Object.freeze([...this.skippedRows]),
+      durationMs: snapshot.elapsedMs,
+    });
+  }
+
+  private emit(
+    type: BackfillProgress<Id>["type"],
+    extra?: Pick<BackfillProgress<Id>, "ids" | "message">,
+  ): void {
+    const onProgress = this.options.onProgress;
+    if (!onProgress) return;
+    const { estimatedTokens: _e, dryRun: _d, ...counters } = this.snapshot();
+    const done = counters.embedded + counters.skipped;
+    const rowsPerSecond = counters.elapsedMs > 0 ? (counters.embedded * 1000) / counters.elapsedMs : 0;
+    const left = counters.pending === undefined ? undefined : Math.max(0, counters.pending - done);
+    const etaMs = left !== undefined && done > 0 ? (left * counters.elapsedMs) / done : undefined;
+    try {
+      onProgress(
+        Object.freeze({
+          type,
+          ...counters,
+          rowsPerSecond,
+          etaMs,
+          concurrency: this.limiter.concurrency,
+          ...extra,
+        }),
+      );
+    } catch (error) {
+      this.fail(error, []);
+    }
+  }
+}

@@ -1,0 +1,234 @@
+import type { EmbeddingProvider, InputType } from "../contracts/embedding-provider.js";
+import type { EmbeddingStore, ReembedMode } from "../contracts/embedding-store.js";
+import { BACKFILL_DEFAULTS, defaultEstimateTokens } from "../defaults.js";
+import { InvalidOptionError } from "../errors/invalid-option-error.js";
+import type { BackfillProgress } from "./report.js";
+
+/**
+ * Options of {@link backfill}. Only `provider` and `store` are required.
+ *
+ * @example
+ * ```ts
+ * const report = await backfill({
+ *   provider: voyageProvider({ model: "voyage-3.5" }),
+ *   store: drizzleStore({ db, version: "1", source, target }),
+ *   minIntervalMs: 150,
+ * });
+ * ```
+ */
+export interface BackfillOptions<Id = unknown> {
+  /** The embedding model. */
+  provider: EmbeddingProvider;
+  /** Where texts come from and vectors go. */
+  store: EmbeddingStore<Id>;
+  /**
+   * Which rows to embed: `"missing"` (no embedding), `"stale"` (none, or made from other text, model
+   * or version), `"all"`.
+   * @default "stale"
+   */
+  reembed?: ReembedMode;
+  /**
+   * What the texts are embedded as.
+   * @default "document"
+   */
+  inputType?: InputType;
+  /**
+   * Requests in flight at most. Lowered automatically after a 429 and raised back after successes.
+   * Forced to 1 for providers that declare `supportsParallelCalls: false`.
+   * @default 4
+   */
+  concurrency?: number;
+  /**
+   * Inputs per request at most; cannot exceed the provider's `limits.maxInputsPerRequest`.
+   * @default provider.limits.maxInputsPerRequest
+   */
+  maxInputsPerRequest?: number;
+  /**
+   * Estimated tokens per request at most; cannot exceed the provider's `limits.maxTokensPerRequest`.
+   * @default provider.limits.maxTokensPerRequest (and at most `tokensPerMinute`)
+   */
+  maxTokensPerRequest?: number;
+  /**
+   * Requests per minute at most (your plan's limit, e.g. Voyage tier 1: 2,000).
+   * @default Infinity (no limit)
+   */
+  requestsPerMinute?: number;
+  /**
+   * Tokens per minute at most (e.g. Voyage tier 1, voyage-3.5: 8,000,000).
+   * @default Infinity (no limit)
+   */
+  tokensPerMinute?: number;
+  /**
+   * Minimum time between the starts of two requests, in ms (the original script's pause: 150).
+   * @default 0
+   */
+  minIntervalMs?: number;
+  /**
+   * Retries per request after the first attempt. 429s do not use it up: they are bounded by
+   * `maxRetryTimeMs`.
+   * @default 6
+   */
+  retries?: number;
+  /**
+   * First retry delay in ms; doubles on each retry, times a random factor in [1, 2).
+   * @default 1000
+   */
+  retryMinDelayMs?: number;
+  /**
+   * Longest delay between two attempts, and the longest `Retry-After` honoured, in ms.
+   * @default 60000
+   */
+  retryMaxDelayMs?: number;
+  /**
+   * Longest time one request may spend retrying, in ms.
+   * @default 600000 (10 minutes)
+   */
+  maxRetryTimeMs?: number;
+  /**
+   * Estimates a text's tokens for batch planning. Should not underestimate: the default counts UTF-8
+   * bytes / 3, above what real tokenizers give for English. A provider's "too many tokens" answer
+   * splits the batch anyway.
+   * @default (text) => Math.ceil(utf8Bytes(text) / 3)
+   */
+  estimateTokens?: (text: string) => number;
+  /**
+   * Rows read per keyset page from the store. Memory holds about one page plus the batches in flight.
+   * @default 1000
+   */
+  pageSize?: number;
+  /**
+   * Vectors kept in memory to serve texts repeated in the run (identical texts are embedded once).
+   * `0` turns the cache off; repeats that are in flight at the same time are still shared.
+   * @default 2048
+   */
+  dedupeCacheSize?: number;
+  /**
+   * All or nothing: the run happens in one store transaction, rolled back on any failure (the original
+   * script's behaviour). By default each batch commits on its own and a re-run resumes.
+   * @default false
+   */
+  atomic?: boolean;
+  /**
+   * Scan and plan only: report the rows, estimated tokens and requests without calling the provider or
+   * writing anything.
+   * @default false
+   */
+  dryRun?: boolean;
+  /** Stops the run: in-flight requests are cancelled and no batch is left half-written. */
+  signal?: AbortSignal;
+  /** Receives progress events. See `consoleReporter()` for a ready-made display. */
+  onProgress?: (event: BackfillProgress<Id>) => void;
+}
+
+/** Options with defaults applied and checked. */
+export type ResolvedBackfillOptions<Id> = Required<Omit<BackfillOptions<Id>, "signal" | "onProgress">> &
+  Pick<BackfillOptions<Id>, "signal" | "onProgress">;
+
+const isPositiveInteger = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v > 0;
+const isNonNegative = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
+
+function check(ok: boolean, option: string, expectation: string): void {
+  if (!ok) throw new InvalidOptionError(option, expectation);
+}
+
+/** Applies the defaults and validates every option, naming the first one that is wrong. */
+export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfillOptions<Id> {
+  check(typeof options === "object" && options !== null, "options", "an object");
+  const { provider, store } = options;
+  check(
+    typeof provider === "object" && provider !== null && typeof provider.embed === "function",
+    "provider",
+    "an EmbeddingProvider (an object with an `embed` function)",
+  );
+  check(
+    typeof store === "object" &&
+      store !== null &&
+      typeof store.scan === "function" &&
+      typeof store.write === "function",
+    "store",
+    "an EmbeddingStore (an object with `scan` and `write` functions)",
+  );
+  check(isPositiveInteger(provider.dimensions), "provider.dimensions", "a positive integer");
+  const limits = provider.limits;
+  check(
+    isPositiveInteger(limits?.maxInputsPerRequest),
+    "provider.limits.maxInputsPerRequest",
+    "a positive integer",
+  );
+  check(
+    isPositiveInteger(limits?.maxTokensPerRequest),
+    "provider.limits.maxTokensPerRequest",
+    "a positive integer",
+  );
+  check(
+    isPositiveInteger(limits?.maxTokensPerInput),
+    "provider.limits.maxTokensPerInput",
+    "a positive integer",
+  );
+
+  const d = BACKFILL_DEFAULTS;
+  const r = {
+    provider,
+    store,
+    reembed: options.reembed ?? d.reembed,
+    inputType: options.inputType ?? d.inputType,
+    concurrency: options.concurrency ?? d.concurrency,
+    maxInputsPerRequest: options.maxInputsPerRequest ?? limits.maxInputsPerRequest,
+    maxTokensPerRequest: options.maxTokensPerRequest ?? limits.maxTokensPerRequest,
+    requestsPerMinute: options.requestsPerMinute ?? d.requestsPerMinute,
+    tokensPerMinute: options.tokensPerMinute ?? d.tokensPerMinute,
+    minIntervalMs: options.minIntervalMs ?? d.minIntervalMs,
+    retries: options.retries ?? d.retries,
+    retryMinDelayMs: options.retryMinDelayMs ?? d.retryMinDelayMs,
+    retryMaxDelayMs: options.retryMaxDelayMs ?? d.retryMaxDelayMs,
+    maxRetryTimeMs: options.maxRetryTimeMs ?? d.maxRetryTimeMs,
+    estimateTokens: options.estimateTokens ?? defaultEstimateTokens,
+    pageSize: options.pageSize ?? d.pageSize,
+    dedupeCacheSize: options.dedupeCacheSize ?? d.dedupeCacheSize,
+    atomic: options.atomic ?? d.atomic,
+    dryRun: options.dryRun ?? d.dryRun,
+    signal: options.signal,
+    onProgress: options.onProgress,
+  };
+
+  check(["missing", "stale", "all"].includes(r.reembed), "reembed", '"missing", "stale" or "all"');
+  check(["document", "query"].includes(r.inputType), "inputType", '"document" or "query"');
+  check(isPositiveInteger(r.concurrency), "concurrency", "a positive integer");
+  check(
+    isPositiveInteger(r.maxInputsPerRequest) && r.maxInputsPerRequest <= limits.maxInputsPerRequest,
+    "maxInputsPerRequest",
+    `a positive integer no larger than the provider's limit of ${limits.maxInputsPerRequest}`,
+  );
+  check(
+    isPositiveInteger(r.maxTokensPerRequest) && r.maxTokensPerRequest <= limits.maxTokensPerRequest,
+    "maxTokensPerRequest",
+    `a positive integer no larger than the provider's limit of ${limits.maxTokensPerRequest}`,
+  );
+  check(
+    r.requestsPerMinute > 0 && !Number.isNaN(r.requestsPerMinute),
+    "requestsPerMinute",
+    "a positive number",
+  );
+  check(r.tokensPerMinute > 0 && !Number.isNaN(r.tokensPerMinute), "tokensPerMinute", "a positive number");
+  check(
+    isNonNegative(r.minIntervalMs) && Number.isFinite(r.minIntervalMs),
+    "minIntervalMs",
+    "a finite number ≥ 0",
+  );
+  check(Number.isInteger(r.retries) && r.retries >= 0, "retries", "an integer ≥ 0");
+  check(isNonNegative(r.retryMinDelayMs), "retryMinDelayMs", "a number ≥ 0");
+  check(
+    isNonNegative(r.retryMaxDelayMs) && r.retryMaxDelayMs >= r.retryMinDelayMs,
+    "retryMaxDelayMs",
+    "a number ≥ `retryMinDelayMs`",
+  );
+  check(isNonNegative(r.maxRetryTimeMs), "maxRetryTimeMs", "a number ≥ 0");
+  check(typeof r.estimateTokens === "function", "estimateTokens", "a function (text) => number");
+  check(isPositiveInteger(r.pageSize), "pageSize", "a positive integer");
+  check(Number.isInteger(r.dedupeCacheSize) && r.dedupeCacheSize >= 0, "dedupeCacheSize", "an integer ≥ 0");
+  check(typeof r.atomic === "boolean", "atomic", "a boolean");
+  check(typeof r.dryRun === "boolean", "dryRun", "a boolean");
+  check(r.signal === undefined || r.signal instanceof AbortSignal, "signal", "an AbortSignal");
+  check(r.onProgress === undefined || typeof r.onProgress === "function", "onProgress", "a function");
+  return r;
+}

@@ -1,0 +1,73 @@
+/** Why a row was not embedded. */
+export type SkipReason =
+  /** The row's text is empty or only white space: never sent (providers reject empty input). */
+  | "empty_input"
+  /** The provider refused the row's text alone as too long (truncation off). */
+  | "input_too_long"
+  /** The row's text changed, or the row was deleted, while its vector was being made. */
+  | "changed_during_run";
+
+/** One skipped row. */
+export interface SkippedRow<Id = unknown> {
+  readonly id: Id;
+  readonly reason: SkipReason;
+}
+
+/** Counters shared by progress events and the final report. */
+export interface BackfillCounters {
+  /** Pending rows the store reported at the start (`undefined` when it could not count). */
+  readonly pending: number | undefined;
+  /** Pending rows read from the store so far. */
+  readonly scanned: number;
+  /** Rows whose vector was written. */
+  readonly embedded: number;
+  /** Rows served by another row's identical text (no request of their own). Included in `embedded`. */
+  readonly deduplicated: number;
+  /** Rows skipped, for the reasons in `skippedByReason`. */
+  readonly skipped: number;
+  /** Rows in batches that failed. */
+  readonly failed: number;
+  /** Tokens billed (the provider's usage, or the estimate where it reports none). */
+  readonly tokens: number;
+  /** Requests sent, retries included. */
+  readonly requests: number;
+  /** Attempts that were retried. */
+  readonly retries: number;
+  /** Requests answered with 429. */
+  readonly rateLimited: number;
+  /** Time since the start. */
+  readonly elapsedMs: number;
+}
+
+/** A progress event, handed to `onProgress` (frozen). */
+export interface BackfillProgress<Id = unknown> extends BackfillCounters {
+  /**
+   * What happened: `start` (pending counted), `batch` (a batch was written), `skip` (rows skipped),
+   * `retry` (a request failed and will be retried), `done` (the run settled).
+   */
+  readonly type: "start" | "batch" | "skip" | "retry" | "done";
+  /** Rows written per second since the start. */
+  readonly rowsPerSecond: number;
+  /** Estimated time left, when `pending` is known and some rows were written. */
+  readonly etaMs: number | undefined;
+  /** Requests allowed in flight now (lowered after 429s). */
+  readonly concurrency: number;
+  /** The rows of this event (`batch`, `skip`). */
+  readonly ids?: readonly Id[];
+  /** For `retry`: what failed, without secrets. */
+  readonly message?: string;
+}
+
+/** What `backfill()` resolves to. */
+export interface BackfillReport<Id = unknown> extends BackfillCounters {
+  /** Skipped rows by reason. */
+  readonly skippedByReason: Readonly<Record<SkipReason, number>>;
+  /** The first 1,000 skipped rows, with their reason. */
+  readonly skippedRows: readonly SkippedRow<Id>[];
+  /** Tokens estimated for what was (or, in a dry run, would be) sent. */
+  readonly estimatedTokens: number;
+  /** Whether this was a dry run (nothing sent, nothing written). */
+  readonly dryRun: boolean;
+  /** Wall time. */
+  readonly durationMs: number;
+}

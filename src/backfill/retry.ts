@@ -1,0 +1,83 @@
+import pRetry from "p-retry";
+import { APICallError } from "../errors/api-call-error.js";
+import { sleep } from "./abortable.js";
+import type { RateLimiter } from "./rate-limiter.js";
+
+/** How failed requests are retried. */
+export interface RetryPolicy {
+  /** Retries after the first attempt; 429s do not count against it (they are bounded by time). */
+  readonly retries: number;
+  /** First backoff; doubles each retry, times a random factor in [1, 2). */
+  readonly minDelayMs: number;
+  /** Longest backoff, and the longest `Retry-After` honoured. */
+  readonly maxDelayMs: number;
+  /** Longest time one request may spend retrying. */
+  readonly maxRetryTimeMs: number;
+}
+
+/** What happened on a failed attempt that will be retried. */
+export interface RetryEvent {
+  readonly error: unknown;
+  readonly attemptNumber: number;
+  readonly rateLimited: boolean;
+}
+
+/**
+ * Whether sending the same request again may succeed: only API failures the API marks as transient
+ * (408/409/429/5xx, dropped connections, timeouts). Never other 4xx, a quota error, a request too
+ * large (it is split instead), an abort, or an error that is not an API failure.
+ */
+export function isRetryable(error: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return false;
+  return APICallError.isInstance(error) && error.isRetryable && error.reason !== "request_too_large";
+}
+
+/**
+ * The one retry policy: runs `attempt` with p-retry, exponential backoff with jitter, honouring the
+ * API's `Retry-After`. 429s pause the whole run through the limiter (which also lowers concurrency);
+ * other retryable failures with a `Retry-After` delay this request only. Non-retryable errors are
+ * rethrown as they are, on the first try.
+ */
+export function withRetry<T>(
+  attempt: () => Promise<T>,
+  policy: RetryPolicy,
+  context: {
+    limiter: RateLimiter;
+    signal?: AbortSignal;
+    /** Every failed attempt, retried or not. */
+    onFailure?: (error: unknown) => void;
+    /** Failed attempts that will be retried. */
+    onRetry?: (event: RetryEvent) => void;
+  },
+): Promise<T> {
+  const { limiter, signal, onFailure, onRetry } = context;
+  let notBefore = 0;
+  return pRetry(
+    async () => {
+      await sleep(notBefore - Date.now(), signal);
+      return attempt();
+    },
+    {
+      retries: policy.retries,
+      factor: 2,
+      minTimeout: policy.minDelayMs,
+      maxTimeout: policy.maxDelayMs,
+      randomize: true,
+      maxRetryTime: policy.maxRetryTimeMs,
+      signal,
+      onFailedAttempt: ({ error }) => onFailure?.(error),
+      shouldConsumeRetry: ({ error }) => !(APICallError.isInstance(error) && error.reason === "rate_limit"),
+      shouldRetry: ({ error, attemptNumber }) => {
+        if (!isRetryable(error, signal)) return false;
+        const apiError = error as APICallError;
+        const rateLimited = apiError.reason === "rate_limit";
+        if (rateLimited) limiter.onRateLimited(apiError.retryAfterMs);
+        else if (apiError.retryAfterMs !== undefined) {
+          notBefore = Date.now() + Math.min(apiError.retryAfterMs, policy.maxDelayMs);
+        }
+        onRetry?.({ error, attemptNumber, rateLimited });
+        return true;
+      },
+    },
+  );
+}

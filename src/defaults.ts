@@ -1,0 +1,38 @@
+/**
+ * Every default of the engine, in one place. The README's option tables quote these values.
+ */
+export const BACKFILL_DEFAULTS = {
+  /** Requests in flight at most (lowered automatically on 429, then raised again). */
+  concurrency: 4,
+  /** Which rows are pending. */
+  reembed: "stale",
+  /** What the texts are embedded as. */
+  inputType: "document",
+  /** Rows per keyset page read from the store. */
+  pageSize: 1000,
+  /** Retries per request after the first attempt (429s are bounded by `maxRetryTimeMs` instead). */
+  retries: 6,
+  /** First retry delay; doubles each retry, with jitter. */
+  retryMinDelayMs: 1000,
+  /** Longest delay between two attempts, and the longest `Retry-After` honoured. */
+  retryMaxDelayMs: 60_000,
+  /** Longest time one request may spend retrying. */
+  maxRetryTimeMs: 10 * 60_000,
+  /** Minimum time between the starts of two requests. */
+  minIntervalMs: 0,
+  /** Requests per minute at most. */
+  requestsPerMinute: Number.POSITIVE_INFINITY,
+  /** Tokens per minute at most. */
+  tokensPerMinute: Number.POSITIVE_INFINITY,
+  /** Vectors kept to serve repeated texts without another request. */
+  dedupeCacheSize: 2048,
+  /** One transaction for the whole run. */
+  atomic: false,
+  /** Scan and plan only. */
+  dryRun: false,
+} as const;
+
+/** Conservative token estimate: UTF-8 bytes / 3 (real tokenizers give fewer for English). */
+export function defaultEstimateTokens(text: string): number {
+  return Math.max(1, Math.ceil(Buffer.byteLength(text, "utf8") / 3));
+}

@@ -1,0 +1,10 @@
+export { cosineSimilarity, deterministicEmbedding } from "./deterministic-embedding.js";
+export { type MemoryRecord, type MemoryStore, type MemoryStoreOptions, memoryStore } from "./memory-store.js";
+export {
+  type ScriptedCall,
+  type ScriptedProvider,
+  type ScriptedProviderOptions,
+  type ScriptStep,
+  scriptedProvider,
+  scriptedTokenCount,
+} from "./scripted-provider.js";
