@@ -18,6 +18,7 @@ import { validateEmbeddings } from "./validate-embeddings.js";
 import { VectorCache } from "./vector-cache.js";
 
 const MAX_SKIPPED_ROWS = 1000;
+const DRY_RUN_VECTOR = new Float32Array(0);
 
 /**
  * Finds the store's rows whose embedding is missing or stale, embeds them in batches within the
@@ -203,6 +204,7 @@ class BackfillRun<Id> {
     const cached = this.cache.get(item.hash);
     if (cached) {
       this.counters.deduplicated++;
+      if (this.options.dryRun) return;
       this.writeBuffer.push({ id: item.id, hash: item.hash, embedding: cached });
       if (this.writeBuffer.length >= this.options.maxInputsPerRequest) await this.enqueueWrite([]);
       return;
@@ -228,6 +230,8 @@ class BackfillRun<Id> {
       this.counters.requests++;
       for (const { item } of batch.items) {
         this.counters.deduplicated += this.takeFollowers(item.hash).length;
+        // Remember the text as if embedded, so later repeats count as the real run would count them.
+        this.cache.set(item.hash, DRY_RUN_VECTOR);
       }
       return;
     }
@@ -237,6 +241,11 @@ class BackfillRun<Id> {
       });
     }
     await this.limiter.acquire();
+    if (this.stopped) {
+      // The run failed or was aborted while this batch waited: fail fast, schedule nothing new.
+      this.limiter.release();
+      return;
+    }
     const task: Promise<void> = this.embedBatch(batch).finally(() => {
       this.limiter.release();
       this.inflight.delete(task);

@@ -1,0 +1,30 @@
+import { APICallError, type APICallErrorFields } from "../../src/index.js";
+import { memoryStore } from "../../src/testing/index.js";
+
+/** An API error as a provider would throw it. */
+export function apiError(status: number | undefined, fields: Partial<APICallErrorFields> = {}): APICallError {
+  return new APICallError(`scripted failure ${status ?? fields.reason}`, {
+    provider: "scripted",
+    model: "scripted-1",
+    status,
+    ...fields,
+  });
+}
+
+/** Rows `1..n` with distinct texts. */
+export function rows(n: number, text = (i: number) => `skill number ${i} parses csv files`) {
+  return Array.from({ length: n }, (_, i) => ({ id: i + 1, text: text(i + 1) }));
+}
+
+export function storeWith(n: number, text?: (i: number) => string) {
+  return memoryStore({ rows: rows(n, text) });
+}
+
+/** A promise with its resolve function, for ordering concurrent work in tests. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
