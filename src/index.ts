@@ -12,3 +12,8 @@ export type * from "./contracts/embedding-store.js";
 export { BACKFILL_DEFAULTS, defaultEstimateTokens } from "./defaults.js";
 export * from "./errors/index.js";
 export { hashText } from "./hash.js";
+export {
+  type ConsoleReporterOptions,
+  consoleReporter,
+  type ReporterStream,
+} from "./progress/console-reporter.js";

@@ -1,0 +1,151 @@
+import { formatId } from "../backfill/format-ids.js";
+import type { BackfillProgress } from "../backfill/report.js";
+
+/** A stream the reporter writes to. */
+export interface ReporterStream {
+  write(chunk: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+/** Options of {@link consoleReporter}. */
+export interface ConsoleReporterOptions<Id = unknown> {
+  /**
+   * Where to write.
+   * @default process.stdout
+   */
+  stream?: ReporterStream;
+  /**
+   * `"bar"`: one line redrawn in place (progress bar, rate, ETA, tokens, retries). `"lines"`: plain
+   * lines, one per written batch, for logs. `"auto"` picks `"bar"` on a terminal unless `CI` is set.
+   * @default "auto"
+   */
+  mode?: "auto" | "bar" | "lines";
+  /**
+   * In `"lines"` mode, also print one `[i/N] label` line per written row, as the original script did.
+   * @default false
+   */
+  rowLines?: boolean;
+  /**
+   * How a row is named in row lines.
+   * @default String(id) (JSON for composite keys)
+   */
+  label?: (id: Id) => string;
+  /**
+   * Least time between two redraws of the bar, in ms.
+   * @default 100
+   */
+  redrawMs?: number;
+}
+
+const number = new Intl.NumberFormat("en-US");
+
+function duration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return "?";
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+function summary(e: BackfillProgress<unknown>): string {
+  const parts = [
+    `${number.format(e.embedded)} embedded`,
+    `${number.format(e.skipped)} skipped`,
+    `${number.format(e.tokens)} tokens`,
+    `${number.format(e.requests)} requests`,
+  ];
+  if (e.retries > 0) parts.push(`${number.format(e.retries)} retries`);
+  if (e.rateLimited > 0) parts.push(`${number.format(e.rateLimited)} × 429`);
+  if (e.failed > 0) parts.push(`${number.format(e.failed)} failed`);
+  return parts.join(", ");
+}
+
+/**
+ * Renders `backfill()` progress for people: a progress bar with rate, ETA, tokens and retries on a
+ * terminal; plain lines (like the original script's `[i/N] name`) when the output is not a terminal
+ * or `CI` is set. Never prints texts or keys: only counts, row ids and redacted retry reasons.
+ *
+ * @example
+ * ```ts
+ * await backfill({ provider, store, onProgress: consoleReporter() });
+ * ```
+ */
+export function consoleReporter<Id = unknown>(
+  options: ConsoleReporterOptions<Id> = {},
+): (event: BackfillProgress<Id>) => void {
+  const stream = options.stream ?? process.stdout;
+  const mode =
+    options.mode === "bar" || options.mode === "lines"
+      ? options.mode
+      : stream.isTTY && !process.env.CI
+        ? "bar"
+        : "lines";
+  const label = options.label ?? ((id: Id) => formatId(id));
+  const redrawMs = options.redrawMs ?? 100;
+  let lastDraw = 0;
+  let rowsPrinted = 0;
+  let barShown = false;
+
+  const clearBar = () => {
+    if (barShown) stream.write("\r\x1b[2K");
+    barShown = false;
+  };
+  const print = (line: string) => {
+    clearBar();
+    stream.write(`${line}\n`);
+  };
+  const drawBar = (e: BackfillProgress<Id>) => {
+    const total = e.pending ?? 0;
+    const done = e.embedded + e.skipped + e.failed;
+    const ratio = total > 0 ? Math.min(1, done / total) : 0;
+    const width = Math.max(10, Math.min(30, (stream.columns ?? 80) - 70));
+    const filled = Math.round(ratio * width);
+    const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+    const text =
+      `${bar} ${(ratio * 100).toFixed(1).padStart(5)}% ${number.format(done)}/${number.format(total)}` +
+      ` · ${number.format(Math.round(e.rowsPerSecond))} rows/s · ETA ${duration(e.etaMs)}` +
+      ` · ${number.format(e.tokens)} tokens · ${e.retries} retries`;
+    stream.write(`\r\x1b[2K${text}`);
+    barShown = true;
+  };
+
+  return (e) => {
+    switch (e.type) {
+      case "start":
+        print(
+          e.pending === undefined
+            ? "Scanning for rows to embed…"
+            : `Found ${number.format(e.pending)} rows to embed`,
+        );
+        return;
+      case "retry":
+        if (mode === "lines")
+          print(`retrying (concurrency ${e.concurrency}): ${e.message ?? "request failed"}`);
+        return;
+      case "done":
+        print(`Backfill complete: ${summary(e)} in ${duration(e.elapsedMs)}`);
+        return;
+      case "skip":
+      case "batch": {
+        if (mode === "bar") {
+          const now = Date.now();
+          if (now - lastDraw >= redrawMs) {
+            lastDraw = now;
+            drawBar(e);
+          }
+          return;
+        }
+        if (e.type === "skip") return;
+        const total = e.pending === undefined ? "?" : number.format(e.pending);
+        if (options.rowLines) {
+          for (const id of e.ids ?? []) print(`  [${++rowsPrinted}/${total}] ${label(id)}`);
+        }
+        print(
+          `[${number.format(e.embedded + e.skipped)}/${total}] ${number.format(Math.round(e.rowsPerSecond))} rows/s · ETA ${duration(e.etaMs)} · ${number.format(e.tokens)} tokens · ${e.retries} retries`,
+        );
+      }
+    }
+  };
+}

@@ -1,0 +1,82 @@
+import { describe, expect, test } from "vitest";
+import { backfill, consoleReporter } from "../../src/index.js";
+import { memoryStore, scriptedProvider } from "../../src/testing/index.js";
+
+function capture(isTTY: boolean) {
+  const chunks: string[] = [];
+  return { chunks, stream: { isTTY, columns: 120, write: (c: string) => chunks.push(c) } };
+}
+
+const secretText = (i: number) => `confidential skill body ${i}`;
+const store = () =>
+  memoryStore({ rows: Array.from({ length: 30 }, (_, i) => ({ id: i + 1, text: secretText(i + 1) })) });
+
+describe("consoleReporter", () => {
+  test("lines mode prints the count found, a line per batch and a summary, never row texts", async () => {
+    const { chunks, stream } = capture(false);
+    const provider = scriptedProvider({ limits: { maxInputsPerRequest: 10 } });
+    await backfill({ provider, store: store(), concurrency: 1, onProgress: consoleReporter({ stream }) });
+    const out = chunks.join("");
+    expect(out).toMatch(/^Found 30 rows to embed\n/);
+    expect(out).toMatch(/\[10\/30\] [\d,]+ rows\/s · ETA .* · \d+ tokens · 0 retries\n/);
+    expect(out).toMatch(/\[30\/30\]/);
+    expect(out).toMatch(/Backfill complete: 30 embedded, 0 skipped, \d+ tokens, 3 requests in \d+s\n$/);
+    expect(out).not.toContain("confidential");
+  });
+
+  test("rowLines prints the original script's [i/N] label lines", async () => {
+    const { chunks, stream } = capture(false);
+    await backfill({
+      provider: scriptedProvider({ limits: { maxInputsPerRequest: 10 } }),
+      store: store(),
+      onProgress: consoleReporter({ stream, rowLines: true, label: (id) => `skill-${id}` }),
+    });
+    const rows = chunks.filter((c) => /^ {2}\[\d+\/30\] skill-\d+\n$/.test(c));
+    expect(rows).toHaveLength(30);
+    expect(rows[0]).toBe("  [1/30] skill-1\n");
+  });
+
+  test("bar mode redraws one line in place with percent, rate, ETA, tokens and retries", async () => {
+    const { chunks, stream } = capture(true);
+    await backfill({
+      provider: scriptedProvider({ limits: { maxInputsPerRequest: 10 } }),
+      store: store(),
+      onProgress: consoleReporter({ stream, mode: "bar", redrawMs: 0 }),
+    });
+    const bars = chunks.filter((c) => c.startsWith("\r\x1b[2K█") || c.startsWith("\r\x1b[2K░"));
+    expect(bars.length).toBeGreaterThanOrEqual(3);
+    expect(bars.at(-1)).toMatch(/100\.0% 30\/30 · [\d,]+ rows\/s · ETA 0s · \d+ tokens · 0 retries/);
+    expect(chunks.join("")).not.toContain("confidential");
+  });
+
+  test("auto mode prints plain lines when CI is set, even on a terminal", () => {
+    const { chunks, stream } = capture(true);
+    const saved = process.env.CI;
+    process.env.CI = "true";
+    try {
+      const report = consoleReporter({ stream });
+      report({
+        type: "batch",
+        pending: 4,
+        scanned: 2,
+        embedded: 2,
+        deduplicated: 0,
+        skipped: 0,
+        failed: 0,
+        tokens: 10,
+        requests: 1,
+        retries: 0,
+        rateLimited: 0,
+        elapsedMs: 1000,
+        rowsPerSecond: 2,
+        etaMs: 1000,
+        concurrency: 4,
+        ids: [1, 2],
+      });
+    } finally {
+      if (saved === undefined) delete process.env.CI;
+      else process.env.CI = saved;
+    }
+    expect(chunks).toEqual(["[2/4] 2 rows/s · ETA 1s · 10 tokens · 0 retries\n"]);
+  });
+});
