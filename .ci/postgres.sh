@@ -40,6 +40,7 @@ if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
         relay_pg_old_trap="$(trap -p EXIT)"
         relay_pg_old_trap="${relay_pg_old_trap#"trap -- "}"
         eval "relay_pg_old_trap=${relay_pg_old_trap%" EXIT"}"
+        # shellcheck disable=SC2064 # the trap names this cluster: expand now
         case "$relay_pg_old_trap" in
           *"$relay_pg_trap"*) ;;
           "") trap "$relay_pg_trap" EXIT ;;
@@ -197,7 +198,7 @@ start_cluster() {
   if [[ $EUID -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
     useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
   fi
-  local dir port="" try
+  local dir port=""
   dir="$(mktemp -d /tmp/relay-pg.XXXXXX)"
   [[ $EUID -eq 0 ]] && chown postgres: "$dir"
   # Stop and delete the half-made cluster if anything below fails (this process ends right after).
@@ -218,7 +219,7 @@ synchronous_commit = off
 full_page_writes = off
 EOF
   # Free ports are a guess until the server binds one: retry a few.
-  for try in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 40000))
     port_in_use "$port" && continue
     if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null; then
