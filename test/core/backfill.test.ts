@@ -11,7 +11,7 @@ import {
   registerSecret,
 } from "../../src/index.js";
 import { deterministicEmbedding, memoryStore, scriptedProvider } from "../../src/testing/index.js";
-import { apiError, deferred, rows, storeWith } from "./helpers.js";
+import { apiError, deferred, storeWith } from "./helpers.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -183,12 +183,11 @@ describe("pipeline", () => {
       },
     };
     const provider = scriptedProvider({ limits: { maxInputsPerRequest: 10 } });
-    provider.script(async (texts) => {
+    const blocked = async (texts: readonly string[]) => {
       await gate.promise;
       return provider.answer(texts);
-    });
-    for (let i = 0; i < 10; i++)
-      provider.script(async (texts) => (await gate.promise, provider.answer(texts)));
+    };
+    for (let i = 0; i < 11; i++) provider.script(blocked);
     const run = backfill({ provider, store, concurrency: 2, pageSize: 10 });
     await new Promise((r) => setTimeout(r, 50));
     // Two requests in flight and one batch being planned: three pages, not five hundred.
@@ -424,7 +423,10 @@ describe("failure and commit modes", () => {
   test("in-flight work settles before the rejection", async () => {
     const provider = scriptedProvider({ limits: { maxInputsPerRequest: 5 } });
     const slow = deferred();
-    provider.script(async (t) => (await slow.promise, provider.answer(t)), apiError(401));
+    provider.script(async (t) => {
+      await slow.promise;
+      return provider.answer(t);
+    }, apiError(401));
     const store = storeWith(10);
     const run = backfill({ provider, store, concurrency: 2 }).catch((e) => e);
     await new Promise((r) => setTimeout(r, 20));
