@@ -1,0 +1,160 @@
+/*
+ * Fresh databases for tests, one per suite, on every driver available here:
+ * - PGlite in memory (always), with or without the pgvector extension;
+ * - node-postgres and postgres.js on a real server when DATABASE_URL is set: each suite gets its own
+ *   database (created from DATABASE_URL's server, dropped after), so suites never see each other.
+ *
+ * Real-server suites are never silently skipped: without DATABASE_URL they are reported as NOT RUN,
+ * and under CI (CI set) a missing DATABASE_URL fails the run.
+ */
+import { randomBytes } from "node:crypto";
+import { PGlite } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
+import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
+import pg from "pg";
+import postgres from "postgres";
+
+/** Any Drizzle PostgreSQL database. */
+export type AnyDb = PgDatabase<PgQueryResultHKT, any>;
+
+export type DriverName = "pglite" | "node-postgres" | "postgres.js";
+
+/** A database made for one suite. */
+export interface TestDatabase {
+  readonly driver: DriverName;
+  /** Drizzle over it. */
+  readonly db: AnyDb;
+  /** Whether it is a real server (several connections, locks that mean something). */
+  readonly realServer: boolean;
+  /** Its connection string (real server only): for child processes and extra connections. */
+  readonly url: string | undefined;
+  /** Runs SQL without parameters (DDL, several statements allowed). */
+  exec(statements: string): Promise<void>;
+  /**
+   * Another Drizzle database on the same data over new connections (a separate pool: another
+   * "process"). PGlite is one connection: it returns the same `db`.
+   */
+  connect(): Promise<{ db: AnyDb; close(): Promise<void> }>;
+  /** Closes every connection and drops the database. */
+  close(): Promise<void>;
+}
+
+/** How to get a {@link TestDatabase} on one driver. */
+export interface DatabaseFactory {
+  readonly driver: DriverName;
+  readonly realServer: boolean;
+  /** Why it cannot run here (no DATABASE_URL), when it cannot. */
+  readonly unavailable: string | undefined;
+  /** A fresh, empty database; `vector: false` leaves the pgvector extension out. */
+  create(options?: { vector?: boolean }): Promise<TestDatabase>;
+}
+
+const DATABASE_URL = process.env.DATABASE_URL || undefined;
+
+async function createPglite(options: { vector?: boolean } = {}): Promise<TestDatabase> {
+  const withVector = options.vector ?? true;
+  const client = await PGlite.create(withVector ? { extensions: { vector } } : {});
+  if (withVector) await client.exec("create extension if not exists vector");
+  const db = drizzlePglite({ client }) as unknown as AnyDb;
+  return {
+    driver: "pglite",
+    db,
+    realServer: false,
+    url: undefined,
+    exec: async (statements) => {
+      await client.exec(statements);
+    },
+    connect: async () => ({ db, close: async () => {} }),
+    close: () => client.close(),
+  };
+}
+
+function urlFor(database: string): string {
+  const url = new URL(DATABASE_URL!);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+type Connection = { db: AnyDb; close(): Promise<void> };
+
+function nodePostgres(url: string): Connection {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  return { db: drizzleNodePg({ client: pool }) as unknown as AnyDb, close: () => pool.end() };
+}
+
+function postgresJs(url: string): Connection {
+  // onnotice: keep test output clean (PostgreSQL notices are informational).
+  const client = postgres(url, { max: 4, onnotice: () => {} });
+  return { db: drizzlePostgresJs({ client }) as unknown as AnyDb, close: () => client.end({ timeout: 5 }) };
+}
+
+async function createServerDatabase(
+  driver: "node-postgres" | "postgres.js",
+  options: { vector?: boolean } = {},
+): Promise<TestDatabase> {
+  const name = `relay_test_${process.pid}_${randomBytes(4).toString("hex")}`;
+  await admin((client) => client.query(`create database ${name}`));
+  const url = urlFor(name);
+  const open = driver === "node-postgres" ? nodePostgres : postgresJs;
+  const opened: Connection[] = [];
+  const connect = async () => {
+    const connection = open(url);
+    opened.push(connection);
+    return connection;
+  };
+  const main = await connect();
+  const exec = async (statements: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(statements);
+    } finally {
+      await client.end();
+    }
+  };
+  if (options.vector ?? true) await exec("create extension if not exists vector");
+  return {
+    driver,
+    db: main.db,
+    realServer: true,
+    url,
+    exec,
+    connect,
+    close: async () => {
+      await Promise.allSettled(opened.map((connection) => connection.close()));
+      await admin((client) => client.query(`drop database if exists ${name} with (force)`));
+    },
+  };
+}
+
+const NO_SERVER = "DATABASE_URL is not set (run `npm run test:pg`, or `source .ci/postgres.sh start`)";
+
+/** Every driver, available or not: suites run the available ones and report the others as NOT RUN. */
+export const databases: readonly DatabaseFactory[] = [
+  { driver: "pglite", realServer: false, unavailable: undefined, create: createPglite },
+  {
+    driver: "node-postgres",
+    realServer: true,
+    unavailable: DATABASE_URL ? undefined : NO_SERVER,
+    create: (options) => createServerDatabase("node-postgres", options),
+  },
+  {
+    driver: "postgres.js",
+    realServer: true,
+    unavailable: DATABASE_URL ? undefined : NO_SERVER,
+    create: (options) => createServerDatabase("postgres.js", options),
+  },
+];

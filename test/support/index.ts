@@ -1,0 +1,8 @@
+export {
+  type AnyDb,
+  type DatabaseFactory,
+  type DriverName,
+  databases,
+  type TestDatabase,
+} from "./databases.js";
+export { describeEachDatabase } from "./each-database.js";
