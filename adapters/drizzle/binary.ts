@@ -1,0 +1,119 @@
+/*
+ * PostgreSQL binary encodings for the fast write paths. Sending vectors as text makes the server parse
+ * every float (≈3,600 rows/s of 1,024 dimensions here); binary lets pgvector copy them.
+ *
+ * pgvector's binary form of one vector: int16 dim, int16 0 (unused), then dim float4, big-endian.
+ */
+
+const TEXT_OID = 25;
+
+/** Bytes of one vector in pgvector's binary form. */
+function vectorSize(dimensions: number): number {
+  return 4 + 4 * dimensions;
+}
+
+function writeVector(view: DataView, offset: number, vector: Float32Array): number {
+  view.setInt16(offset, vector.length);
+  view.setInt16(offset + 2, 0);
+  let at = offset + 4;
+  for (let i = 0; i < vector.length; i++, at += 4) view.setFloat32(at, vector[i]!);
+  return at;
+}
+
+function viewOf(buffer: Buffer): DataView {
+  return new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/*
+ * Array binary form (array_send): int32 ndim, int32 has-nulls, uint32 element type, then per
+ * dimension int32 length and int32 lower bound, then each element as int32 byte length + bytes.
+ */
+function arrayHeader(view: DataView, elementOid: number, length: number): number {
+  view.setInt32(0, 1);
+  view.setInt32(4, 0);
+  view.setUint32(8, elementOid);
+  view.setInt32(12, length);
+  view.setInt32(16, 1);
+  return 20;
+}
+
+/**
+ * A `vector[]` in PostgreSQL's binary array format, for a bind parameter sent in binary
+ * (node-postgres sends a `Buffer` that way). `vectorOid` is the `vector` type's oid in this database.
+ */
+export function vectorArray(vectorOid: number, vectors: readonly Float32Array[]): Buffer {
+  let size = 20;
+  for (const vector of vectors) size += 4 + vectorSize(vector.length);
+  const buffer = Buffer.allocUnsafe(size);
+  const view = viewOf(buffer);
+  let at = arrayHeader(view, vectorOid, vectors.length);
+  for (const vector of vectors) {
+    view.setInt32(at, vectorSize(vector.length));
+    at = writeVector(view, at + 4, vector);
+  }
+  return buffer;
+}
+
+/** A `text[]` in PostgreSQL's binary array format (no escaping: every byte is sent as is). */
+export function textArray(values: readonly string[]): Buffer {
+  const encoded = values.map((value) => Buffer.from(value, "utf8"));
+  let size = 20;
+  for (const bytes of encoded) size += 4 + bytes.length;
+  const buffer = Buffer.allocUnsafe(size);
+  const view = viewOf(buffer);
+  let at = arrayHeader(view, TEXT_OID, values.length);
+  for (const bytes of encoded) {
+    view.setInt32(at, bytes.length);
+    buffer.set(bytes, at + 4);
+    at += 4 + bytes.length;
+  }
+  return buffer;
+}
+
+const COPY_SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
+
+/** One row of the staging table: key and hash as text, the vector. */
+export interface StagedRow {
+  readonly key: string;
+  readonly hash: string;
+  readonly embedding: Float32Array;
+}
+
+/**
+ * A `COPY … FROM … (FORMAT binary)` file of `(key text, hash text, embedding vector)` rows: the
+ * signature, flags and extension length, then per row an int16 field count and each field as int32
+ * length + bytes, then an int16 -1 trailer.
+ */
+export function copyFile(rows: readonly StagedRow[]): Buffer {
+  const keys = rows.map((row) => Buffer.from(row.key, "utf8"));
+  let size = COPY_SIGNATURE.length + 8 + 2;
+  rows.forEach((row, i) => {
+    size += 2 + 4 + keys[i]!.length + 4 + Buffer.byteLength(row.hash) + 4 + vectorSize(row.embedding.length);
+  });
+  const buffer = Buffer.allocUnsafe(size);
+  const view = viewOf(buffer);
+  COPY_SIGNATURE.copy(buffer, 0);
+  let at = COPY_SIGNATURE.length;
+  view.setInt32(at, 0);
+  view.setInt32(at + 4, 0);
+  at += 8;
+  rows.forEach((row, i) => {
+    const key = keys[i]!;
+    view.setInt16(at, 3);
+    view.setInt32(at + 2, key.length);
+    buffer.set(key, at + 6);
+    at += 6 + key.length;
+    const written = buffer.write(row.hash, at + 4, "utf8");
+    view.setInt32(at, written);
+    at += 4 + written;
+    view.setInt32(at, vectorSize(row.embedding.length));
+    at = writeVector(view, at + 4, row.embedding);
+  });
+  view.setInt16(at, -1);
+  return buffer;
+}
+
+/** pgvector's text form, `[1,2.5,…]`: the portable (and slow) path. */
+export function vectorText(vector: Float32Array): string {
+  return `[${vector.join(",")}]`;
+}

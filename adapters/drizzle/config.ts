@@ -1,0 +1,163 @@
+import { getTableColumns, is, type SQL } from "drizzle-orm";
+import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
+import { InvalidOptionError } from "../../src/errors/index.js";
+import type { AnyPgDatabase } from "./driver.js";
+import type { DrizzleStoreOptions } from "./options.js";
+
+/** A table as the store names it in SQL catalog lookups and in messages. */
+export interface TableName {
+  /** Schema, when the Drizzle table declares one (`pgSchema`); otherwise the search path decides. */
+  readonly schema: string | undefined;
+  readonly name: string;
+  /** `schema.name` or `name`, for messages. */
+  readonly display: string;
+}
+
+/** The options, checked and resolved once: every operation of the store reads this. */
+export interface StoreConfig {
+  readonly layout: "separate" | "same-row";
+  readonly source: {
+    readonly table: PgTable;
+    readonly name: TableName;
+    readonly key: PgColumn;
+    readonly text: (row: any) => string;
+    readonly filter: SQL | undefined;
+    /** The columns `text()` gets (the same-row layout leaves out the embedding). */
+    readonly columns: Record<string, PgColumn>;
+  };
+  readonly target: {
+    readonly table: PgTable;
+    readonly name: TableName;
+    /** The key column on the target: `target.key`, or the source key in the same-row layout. */
+    readonly key: PgColumn;
+    readonly embedding: PgColumn;
+    readonly model: PgColumn;
+    readonly hash: PgColumn;
+    readonly version: PgColumn | undefined;
+  };
+  readonly version: string | undefined;
+  readonly partition: { readonly index: number; readonly count: number } | undefined;
+  readonly lock: boolean;
+  readonly binaryWrites: boolean;
+}
+
+function tableName(table: PgTable): TableName {
+  const { name, schema } = getTableConfig(table);
+  return { name, schema, display: schema ? `${schema}.${name}` : name };
+}
+
+function requireTable(value: unknown, option: string): PgTable {
+  if (!is(value, PgTable)) throw new InvalidOptionError(option, "a Drizzle PostgreSQL table (pgTable)");
+  return value;
+}
+
+function requireColumn(value: unknown, table: PgTable, option: string, tableOption: string): PgColumn {
+  if (!is(value, PgColumn)) throw new InvalidOptionError(option, "a Drizzle PostgreSQL column");
+  if (value.table !== table) throw new InvalidOptionError(option, `a column of \`${tableOption}\``);
+  return value;
+}
+
+function checkPartition(
+  partition: DrizzleStoreOptions["partition"],
+): { index: number; count: number } | undefined {
+  if (partition === undefined) return undefined;
+  const { index, count } = partition;
+  if (!Number.isSafeInteger(count) || count < 1) {
+    throw new InvalidOptionError("partition.count", "an integer of at least 1");
+  }
+  if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
+    throw new InvalidOptionError(
+      "partition.index",
+      `an integer from 0 to ${count - 1} (partition.count - 1)`,
+    );
+  }
+  return { index, count };
+}
+
+/** Checks `drizzleStore()`'s options and resolves the layout. Throws {@link InvalidOptionError}. */
+export function resolveConfig(options: DrizzleStoreOptions<any, any>): StoreConfig & { db: AnyPgDatabase } {
+  const { db, source, target } = options as Partial<DrizzleStoreOptions<any, any>>;
+  if (!db || typeof db.execute !== "function" || typeof db.transaction !== "function") {
+    throw new InvalidOptionError("db", "a Drizzle PostgreSQL database (PgDatabase)");
+  }
+  if (!source) throw new InvalidOptionError("source", "an object naming the source table, key and text");
+  if (!target)
+    throw new InvalidOptionError("target", "an object naming the embedding, model and hash columns");
+
+  const sourceTable = requireTable(source.table, "source.table");
+  const sourceKey = requireColumn(source.key, sourceTable, "source.key", "source.table");
+  if (typeof source.text !== "function")
+    throw new InvalidOptionError("source.text", "a function (row) => string");
+
+  const layout = target.key === undefined ? "same-row" : "separate";
+  let targetTable: PgTable;
+  if (layout === "separate") {
+    targetTable = requireTable(target.table, "target.table");
+    if (targetTable === sourceTable) {
+      throw new InvalidOptionError(
+        "target.key",
+        "omitted when the vectors live on the source rows (same-row layout)",
+      );
+    }
+  } else {
+    targetTable = target.table === undefined ? sourceTable : requireTable(target.table, "target.table");
+    if (targetTable !== sourceTable) {
+      throw new InvalidOptionError(
+        "target.key",
+        "given when the vectors live in another table than the source",
+      );
+    }
+  }
+  const column = (value: unknown, option: string) =>
+    requireColumn(value, targetTable, option, "target.table");
+  const embedding = column(target.embedding, "target.embedding");
+  if (!embedding.getSQLType().startsWith("vector")) {
+    throw new InvalidOptionError("target.embedding", "a pgvector `vector(n)` column");
+  }
+  const targetKey = layout === "separate" ? column(target.key, "target.key") : sourceKey;
+  const model = column(target.model, "target.model");
+  const hash = column(target.hash, "target.hash");
+  const versionColumn = target.version === undefined ? undefined : column(target.version, "target.version");
+
+  const { version } = options;
+  if (versionColumn && (typeof version !== "string" || version === "")) {
+    throw new InvalidOptionError(
+      "version",
+      "a non-empty string, since `target.version` names a column for it",
+    );
+  }
+  if (!versionColumn && version !== undefined) {
+    throw new InvalidOptionError("target.version", "a column to store `version` in (it would be ignored)");
+  }
+
+  const columns: Record<string, PgColumn> = {};
+  for (const [property, col] of Object.entries(getTableColumns(sourceTable))) {
+    if (col !== embedding) columns[property] = col as PgColumn;
+  }
+
+  return {
+    db,
+    layout,
+    source: {
+      table: sourceTable,
+      name: tableName(sourceTable),
+      key: sourceKey,
+      text: source.text,
+      filter: source.filter,
+      columns,
+    },
+    target: {
+      table: targetTable,
+      name: tableName(targetTable),
+      key: targetKey,
+      embedding,
+      model,
+      hash,
+      version: versionColumn,
+    },
+    version,
+    partition: checkPartition(options.partition),
+    lock: options.lock ?? true,
+    binaryWrites: options.binaryWrites ?? true,
+  };
+}

@@ -1,0 +1,39 @@
+import type { Coverage, EmbeddingTarget } from "../../src/contracts/embedding-store.js";
+import type { StoreConfig } from "./config.js";
+import { guard } from "./database-error.js";
+import type { AnyPgDatabase } from "./driver.js";
+import { isCurrent, selectPage, textOf } from "./source-rows.js";
+
+const PAGE = 1_000;
+
+/**
+ * Counts the store's rows (after `filter` and `partition`) by state. Staleness by text needs each
+ * row's text hashed in JavaScript, so this reads the source a page at a time, like a `"stale"` scan.
+ */
+export async function countCoverage(
+  config: StoreConfig,
+  db: AnyPgDatabase,
+  target: EmbeddingTarget,
+  signal?: AbortSignal,
+): Promise<Coverage> {
+  let total = 0;
+  let embedded = 0;
+  let missing = 0;
+  let after: unknown;
+  for (;;) {
+    signal?.throwIfAborted();
+    const rows = await guard(
+      `Counting coverage of ${config.source.name.display}`,
+      () => selectPage(config, db, { after, limit: PAGE, onlyMissing: false }),
+      signal,
+    );
+    for (const state of rows) {
+      total++;
+      if (!state.embedded) missing++;
+      else if (isCurrent(config, state, textOf(config, state.key, state.row).hash, target.model)) embedded++;
+    }
+    if (rows.length < PAGE) break;
+    after = rows[rows.length - 1]!.key;
+  }
+  return { total, embedded, stale: total - embedded - missing, missing };
+}

@@ -1,0 +1,87 @@
+import { DimensionMismatchError, EmbeddingsError, StoreError } from "../../src/errors/index.js";
+
+interface DriverError {
+  readonly message: string;
+  readonly code?: string;
+}
+
+/*
+ * Drizzle wraps driver errors in DrizzleQueryError, whose message carries every bound parameter: for a
+ * write that is megabytes of vectors. Keep the driver's own error as the cause instead.
+ */
+function driverError(error: unknown): DriverError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    const candidate = current as Error & { code?: unknown; query?: unknown };
+    if (typeof candidate.code === "string" && candidate.query === undefined) {
+      return { message: candidate.message, code: candidate.code };
+    }
+    if (candidate.cause === undefined) return { message: candidate.message };
+    current = candidate.cause;
+  }
+  return current instanceof Error ? { message: current.message } : undefined;
+}
+
+function innermost(error: unknown): unknown {
+  let current = error;
+  while (current instanceof Error && (current as { query?: unknown }).query !== undefined && current.cause) {
+    current = current.cause;
+  }
+  return current;
+}
+
+const DIMENSIONS = /expected (\d+) dimensions, not (\d+)/;
+
+/**
+ * Turns what the database threw during `operation` into a library error: a typed {@link StoreError}
+ * (`schema` for missing tables and columns or a NOT NULL column the store does not fill, `extension_missing` when the `vector` type is unknown,
+ * `database` otherwise) or a {@link DimensionMismatchError}. Library errors and aborts pass through.
+ */
+export function databaseError(operation: string, error: unknown, signal?: AbortSignal): unknown {
+  if (EmbeddingsError.isInstance(error)) return error;
+  if (signal?.aborted && error === signal.reason) return error;
+  const cause = innermost(error);
+  const driver = driverError(error);
+  const detail = driver?.message ?? String(error);
+  const message = `${operation} failed: ${detail}`;
+  const dimensions = DIMENSIONS.exec(detail);
+  if (dimensions) {
+    return new DimensionMismatchError(message, {
+      expected: Number(dimensions[1]),
+      actual: Number(dimensions[2]),
+      source: "store",
+      cause,
+    });
+  }
+  switch (driver?.code) {
+    case "42704":
+    case "42883":
+      if (/\bvector\b|<=>/.test(detail)) {
+        return new StoreError(
+          `${message}. Is pgvector installed? Run \`CREATE EXTENSION IF NOT EXISTS vector\`.`,
+          {
+            reason: "extension_missing",
+            cause,
+          },
+        );
+      }
+      return new StoreError(message, { reason: "schema", cause });
+    case "42P01":
+    case "42703":
+    case "42804":
+    case "42P10":
+    case "23502":
+      return new StoreError(message, { reason: "schema", cause });
+    default:
+      return new StoreError(message, { reason: "database", cause });
+  }
+}
+
+/** Runs `work`, rethrowing its failure as {@link databaseError} says. */
+export async function guard<T>(operation: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw databaseError(operation, error, signal);
+  }
+}

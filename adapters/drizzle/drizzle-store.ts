@@ -1,0 +1,169 @@
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type {
+  Coverage,
+  EmbeddingRecord,
+  EmbeddingStore,
+  EmbeddingTarget,
+  PendingItem,
+  ScanOptions,
+  WriteOptions,
+  WriteResult,
+} from "../../src/contracts/embedding-store.js";
+import { acquireLock, type HeldLock } from "./advisory-lock.js";
+import { checkSchema } from "./check-schema.js";
+import { resolveConfig, type StoreConfig } from "./config.js";
+import { countCoverage } from "./coverage.js";
+import { type CreateIndexOptions, createIndex } from "./create-index.js";
+import { guard } from "./database-error.js";
+import type { AnyPgDatabase } from "./driver.js";
+import type { DrizzleStoreOptions } from "./options.js";
+import { prune } from "./prune.js";
+import { scanRows } from "./scan.js";
+import {
+  type FindSimilarOptions,
+  findSimilar,
+  type NearestOptions,
+  nearest,
+  type SimilarRow,
+} from "./similarity.js";
+import type { WriteCache } from "./stage-rows.js";
+import { writeRecords } from "./write.js";
+
+/**
+ * The store `drizzleStore()` returns: an {@link EmbeddingStore} for `backfill()`, plus similarity
+ * search and maintenance on the same tables.
+ * @typeParam Id - the source key's type as Drizzle maps it (`number`, `string`, `bigint`…).
+ */
+export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
+  /**
+   * Checks the `vector` extension, the tables, the embedding column's dimensions and the unique
+   * indexes, then takes the run's advisory lock (see the `lock` option). Throws `StoreError`
+   * (`extension_missing`, `schema`, `locked`) or `DimensionMismatchError` (`source: "store"`).
+   */
+  prepare(target: EmbeddingTarget, options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /** Frees the advisory lock and its connection. Safe to call more than once. */
+  release(): Promise<void>;
+  /** Runs `work` with a store bound to one transaction: every query of it goes through that transaction. */
+  transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T>;
+  /**
+   * The rows nearest to `vector` by cosine distance.
+   * @example
+   * ```ts
+   * const hits = await store.nearest(await embedQuery("parse csv"), { limit: 5 });
+   * ```
+   */
+  nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]>;
+  /**
+   * The rows most similar to row `id`, itself excluded: near-duplicate detection.
+   * @example
+   * ```ts
+   * const duplicates = await store.findSimilar(skillId, { threshold: 0.95 });
+   * ```
+   */
+  findSimilar(id: Id, options?: FindSimilarOptions): Promise<SimilarRow<Id>[]>;
+  /**
+   * Builds the vector index (HNSW, cosine by default) if it does not exist; returns its name.
+   * @example
+   * ```ts
+   * await store.createIndex(); // skill_embeddings_embedding_hnsw_idx
+   * ```
+   */
+  createIndex(options?: CreateIndexOptions): Promise<string>;
+  /** Deletes embeddings whose source row is gone (separate-table layout); returns how many. */
+  prune(): Promise<number>;
+}
+
+class Store<Id> implements DrizzleStore<Id> {
+  #lock: HeldLock | undefined;
+
+  constructor(
+    private readonly config: StoreConfig,
+    private readonly db: AnyPgDatabase,
+    /** Bound to a transaction: the root store owns the lock. */
+    private readonly bound: boolean,
+    private readonly cache: WriteCache,
+  ) {}
+
+  async prepare(target: EmbeddingTarget, options: { readonly signal?: AbortSignal } = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    await guard(
+      `Checking ${this.config.target.name.display}`,
+      () => checkSchema(this.config, this.db, target),
+      options.signal,
+    );
+    if (!this.bound && !this.#lock) this.#lock = await acquireLock(this.config, this.db);
+  }
+
+  async release(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    await lock?.release();
+  }
+
+  scan(options: ScanOptions): AsyncIterable<PendingItem<Id>[]> {
+    return scanRows<Id>(this.config, this.db, options);
+  }
+
+  write(records: readonly EmbeddingRecord<Id>[], options: WriteOptions): Promise<WriteResult<Id>> {
+    return writeRecords(this.config, this.db, records, options, this.cache);
+  }
+
+  transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache)));
+  }
+
+  coverage(target: EmbeddingTarget): Promise<Coverage> {
+    return countCoverage(this.config, this.db, target);
+  }
+
+  nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]> {
+    return nearest<Id>(this.config, this.db, vector, options);
+  }
+
+  findSimilar(id: Id, options?: FindSimilarOptions): Promise<SimilarRow<Id>[]> {
+    return findSimilar<Id>(this.config, this.db, id, options);
+  }
+
+  createIndex(options?: CreateIndexOptions): Promise<string> {
+    return createIndex(this.config, this.db, options);
+  }
+
+  prune(): Promise<number> {
+    return prune(this.config, this.db);
+  }
+}
+
+/**
+ * A PostgreSQL {@link EmbeddingStore} over your own Drizzle tables, for `backfill()`: pages pending
+ * rows by key, writes vectors in binary with compare-and-set upserts, checks the schema and locks
+ * the run before the first provider call, and answers similarity queries.
+ *
+ * @example
+ * ```ts
+ * import { drizzleStore } from "@relay/embeddings/adapters/drizzle";
+ *
+ * const store = drizzleStore({
+ *   db,
+ *   version: "1",
+ *   source: {
+ *     table: skills,
+ *     key: skills.id,
+ *     text: (s) => [s.name, s.description, s.content, ...(s.tags ?? [])].join(" "),
+ *   },
+ *   target: {
+ *     table: skillEmbeddings,
+ *     key: skillEmbeddings.skillId,
+ *     embedding: skillEmbeddings.embedding,
+ *     model: skillEmbeddings.modelName,
+ *     version: skillEmbeddings.modelVersion,
+ *     hash: skillEmbeddings.inputHash,
+ *   },
+ * });
+ * ```
+ */
+export function drizzleStore<Source extends PgTable, Key extends PgColumn>(
+  options: DrizzleStoreOptions<Source, Key>,
+): DrizzleStore<Key["_"]["data"]> {
+  const { db, ...config } = resolveConfig(options);
+  return new Store<Key["_"]["data"]>(config, db, false, {});
+}

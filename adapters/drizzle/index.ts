@@ -1,0 +1,10 @@
+export type { CreateIndexOptions } from "./create-index.js";
+export { type DrizzleStore, drizzleStore } from "./drizzle-store.js";
+export type {
+  DrizzleSourceOptions,
+  DrizzleStoreOptions,
+  DrizzleTargetOptions,
+  PartitionOptions,
+  SourceRow,
+} from "./options.js";
+export type { FindSimilarOptions, NearestOptions, SimilarRow } from "./similarity.js";

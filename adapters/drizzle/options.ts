@@ -1,0 +1,175 @@
+import type { SQL } from "drizzle-orm";
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type { AnyPgDatabase } from "./driver.js";
+
+/** A row of `Table` as Drizzle selects it (`typeof table.$inferSelect`). */
+export type SourceRow<Table extends PgTable> = Table["$inferSelect"];
+
+/**
+ * Where the texts come from: the user's table, its key and how a row becomes text.
+ *
+ * @example
+ * ```ts
+ * const source = {
+ *   table: skills,
+ *   key: skills.id,
+ *   text: (s) => [s.name, s.description, s.content, ...(s.tags ?? [])].join(" "),
+ *   filter: isNull(skills.deletedAt),
+ * };
+ * ```
+ */
+export interface DrizzleSourceOptions<Table extends PgTable = PgTable, Key extends PgColumn = PgColumn> {
+  /** The table whose rows get embeddings. */
+  readonly table: Table;
+  /**
+   * A single column of `table` with a unique index (usually the primary key): rows are paged, locked
+   * and upserted by it. Integer, bigint, uuid, text/varchar and other totally ordered types work;
+   * composite keys are not supported.
+   */
+  readonly key: Key;
+  /**
+   * Builds the text to embed from a whole row (every column of `table`; in the same-row layout every
+   * column except the embedding column, which is never read back). Its SHA-256 (`hashText`) is stored
+   * beside the vector and decides staleness, so it must be deterministic. A throw stops the run with a
+   * `StoreError` (`reason: "row"`) naming the row.
+   */
+  readonly text: (row: SourceRow<Table>) => string;
+  /**
+   * Only rows matching this condition are embedded, counted and searched (build it with the columns
+   * of `table`, e.g. `isNull(skills.deletedAt)`).
+   * @default undefined (every row)
+   */
+  readonly filter?: SQL;
+}
+
+/**
+ * Where the vectors go. Two layouts:
+ *
+ * - **Separate table** (the original plan's `skill_embeddings`): `table` is another table and `key`
+ *   is its column holding the source key, which must have a unique index (rows are upserted on it).
+ * - **Same row**: no `key`; the columns belong to the source table itself (`table` may be omitted or
+ *   must be the source table), and writes `UPDATE` the source rows.
+ *
+ * `embedding`, `model` and `hash` are required; `version` is optional (when given, so must be the
+ * store's `version` option, and a version change makes every row stale).
+ *
+ * @example
+ * ```ts
+ * // separate table
+ * const target = {
+ *   table: skillEmbeddings,
+ *   key: skillEmbeddings.skillId,
+ *   embedding: skillEmbeddings.embedding,
+ *   model: skillEmbeddings.modelName,
+ *   version: skillEmbeddings.modelVersion,
+ *   hash: skillEmbeddings.inputHash,
+ * };
+ * // same row
+ * const target = { embedding: docs.embedding, model: docs.embeddingModel, hash: docs.embeddingHash };
+ * ```
+ */
+export interface DrizzleTargetOptions<Table extends PgTable = PgTable> {
+  /**
+   * The table holding the vectors.
+   * @default the source table (same-row layout)
+   */
+  readonly table?: Table;
+  /**
+   * The column of `table` holding the source row's key (separate-table layout only). Omit it for the
+   * same-row layout.
+   * @default undefined (same-row layout)
+   */
+  readonly key?: PgColumn;
+  /** A pgvector `vector(n)` column; `n` must equal the provider's dimensions. */
+  readonly embedding: PgColumn;
+  /** A text column receiving the model id; a different model makes the row stale. */
+  readonly model: PgColumn;
+  /** A text column receiving SHA-256 hex of the embedded text; a different text makes the row stale. */
+  readonly hash: PgColumn;
+  /**
+   * A text column receiving the store's `version`; a different version makes the row stale.
+   * @default undefined (versions are not tracked)
+   */
+  readonly version?: PgColumn;
+}
+
+/**
+ * Splits the rows among several processes: this store sees only the rows whose key hashes to
+ * `index` (`abs(hashtext(key::text)) % count = index`). Every worker of one run must use the same
+ * `count` and a different `index`; together they cover every row exactly once.
+ *
+ * @example
+ * ```ts
+ * // worker 2 of 4
+ * drizzleStore({ ...options, partition: { index: 2, count: 4 } });
+ * ```
+ */
+export interface PartitionOptions {
+  /** This worker's partition, `0 <= index < count`. */
+  readonly index: number;
+  /** Number of partitions (workers), at least 1. */
+  readonly count: number;
+}
+
+/**
+ * Options of {@link drizzleStore}.
+ *
+ * @example
+ * ```ts
+ * const store = drizzleStore({
+ *   db,
+ *   version: "1",
+ *   source: {
+ *     table: skills,
+ *     key: skills.id,
+ *     text: (s) => [s.name, s.description, s.content, ...(s.tags ?? [])].join(" "),
+ *   },
+ *   target: {
+ *     table: skillEmbeddings,
+ *     key: skillEmbeddings.skillId,
+ *     embedding: skillEmbeddings.embedding,
+ *     model: skillEmbeddings.modelName,
+ *     version: skillEmbeddings.modelVersion,
+ *     hash: skillEmbeddings.inputHash,
+ *   },
+ * });
+ * ```
+ */
+export interface DrizzleStoreOptions<Source extends PgTable = PgTable, Key extends PgColumn = PgColumn> {
+  /**
+   * Any Drizzle PostgreSQL database: node-postgres (`drizzle-orm/node-postgres`, Pool or Client),
+   * postgres.js (`drizzle-orm/postgres-js`), PGlite (`drizzle-orm/pglite`), or another PostgreSQL
+   * driver (which gets the portable, slower write path and no lock).
+   */
+  readonly db: AnyPgDatabase;
+  /** The rows to embed. */
+  readonly source: DrizzleSourceOptions<Source, Key>;
+  /** Where their vectors go. */
+  readonly target: DrizzleTargetOptions;
+  /**
+   * Your embedding version, stored in `target.version`: bump it to re-embed everything (new text
+   * recipe, new chunking…). Required when `target.version` is given, refused otherwise.
+   * @default undefined
+   */
+  readonly version?: string;
+  /**
+   * This process's share of the rows, for running several workers at once.
+   * @default undefined (all rows)
+   */
+  readonly partition?: PartitionOptions;
+  /**
+   * Whether `prepare()` takes an advisory lock (on a real server) so two runs never embed the same rows
+   * at once: a run without `partition` locks the whole target, a partitioned run locks its partition
+   * (and shares the target's lock with the other partitions). The lock lives on one connection taken
+   * from your pool for the run, until `release()`. PGlite and drivers without sessions are not locked.
+   * @default true
+   */
+  readonly lock?: boolean;
+  /**
+   * Whether writes send vectors in binary (node-postgres: binary bind parameters; postgres.js and
+   * PGlite: binary `COPY` into a temporary table). `false` writes them as text in multi-row
+   * `INSERT`s: several times slower, for proxies that refuse binary parameters or `COPY`.
+   * @default true
+   */
+  readonly binaryWrites?: boolean;
+}

@@ -1,0 +1,44 @@
+import type { PendingItem, ScanOptions } from "../../src/contracts/embedding-store.js";
+import { InvalidOptionError } from "../../src/errors/index.js";
+import type { StoreConfig } from "./config.js";
+import { guard } from "./database-error.js";
+import type { AnyPgDatabase } from "./driver.js";
+import { isCurrent, selectPage, textOf } from "./source-rows.js";
+
+const MODES = new Set(["missing", "stale", "all"]);
+
+/**
+ * Pending rows, a keyset page at a time (`WHERE key > last ORDER BY key LIMIT pageSize`): memory stays
+ * one page and rows written meanwhile never shift the pages. `"missing"` filters in SQL; `"stale"`
+ * must read every row, since the text (hence its hash) is built in JavaScript. Pages that hold no
+ * pending row are not yielded, so yielded pages may be shorter than `pageSize`.
+ */
+export async function* scanRows<Id>(
+  config: StoreConfig,
+  db: AnyPgDatabase,
+  options: ScanOptions,
+): AsyncGenerator<PendingItem<Id>[]> {
+  const { reembed, pageSize, model, signal } = options;
+  if (!MODES.has(reembed)) throw new InvalidOptionError("reembed", '"missing", "stale" or "all"');
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+    throw new InvalidOptionError("pageSize", "a positive integer");
+  }
+  let after: unknown;
+  for (;;) {
+    signal?.throwIfAborted();
+    const rows = await guard(
+      `Reading ${config.source.name.display}`,
+      () => selectPage(config, db, { after, limit: pageSize, onlyMissing: reembed === "missing" }),
+      signal,
+    );
+    const items: PendingItem<Id>[] = [];
+    for (const state of rows) {
+      const { text, hash } = textOf(config, state.key, state.row);
+      if (reembed === "stale" && isCurrent(config, state, hash, model)) continue;
+      items.push({ id: state.key as Id, text, hash });
+    }
+    if (items.length > 0) yield items;
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1]!.key;
+  }
+}

@@ -1,0 +1,114 @@
+/*
+ * Tables for the adapter tests, Drizzle definitions beside the DDL that creates them: the original
+ * plan's `skills` / `skill_embeddings` (one pair per key type) and a `docs` table that carries its own
+ * embedding (same-row layout).
+ */
+import { bigint, integer, pgTable, serial, text, uuid, vector } from "drizzle-orm/pg-core";
+import type { EmbeddingTarget } from "../../../src/contracts/embedding-store.js";
+
+export const DIMENSIONS = 8;
+
+/** The provider the tests pretend to use. */
+export const MODEL: EmbeddingTarget = { provider: "test", model: "det-8", dimensions: DIMENSIONS };
+
+export type KeyKind = "integer" | "bigint" | "uuid" | "text";
+
+const SQL_TYPES: Record<KeyKind, string> = {
+  integer: "integer",
+  bigint: "bigint",
+  uuid: "uuid",
+  text: "text",
+};
+
+function keyColumn(kind: KeyKind, name: string) {
+  switch (kind) {
+    case "integer":
+      return integer(name);
+    case "bigint":
+      return bigint(name, { mode: "bigint" });
+    case "uuid":
+      return uuid(name);
+    case "text":
+      return text(name);
+  }
+}
+
+/** `skills_<suffix>` and `skill_embeddings_<suffix>`, keyed by `kind`. */
+export function skillTables(kind: KeyKind, suffix: string = kind, options: { foreignKey?: boolean } = {}) {
+  const skills = pgTable(`skills_${suffix}`, {
+    id: keyColumn(kind, "id").primaryKey(),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    content: text("content").notNull().default(""),
+    tags: text("tags").array(),
+  });
+  const skillEmbeddings = pgTable(`skill_embeddings_${suffix}`, {
+    id: serial("id").primaryKey(),
+    skillId: keyColumn(kind, "skill_id").notNull().unique(),
+    embedding: vector("embedding", { dimensions: DIMENSIONS }).notNull(),
+    modelName: text("model_name").notNull(),
+    modelVersion: text("model_version").notNull(),
+    inputHash: text("input_hash").notNull(),
+  });
+  const type = SQL_TYPES[kind];
+  const references = options.foreignKey === false ? "" : ` references skills_${suffix}(id) on delete cascade`;
+  const ddl = `
+    create table skills_${suffix} (
+      id ${type} primary key,
+      name text not null,
+      description text not null default '',
+      content text not null default '',
+      tags text[]
+    );
+    create table skill_embeddings_${suffix} (
+      id serial primary key,
+      skill_id ${type} not null unique${references},
+      embedding vector(${DIMENSIONS}) not null,
+      model_name text not null,
+      model_version text not null,
+      input_hash text not null
+    );`;
+  return { skills, skillEmbeddings, ddl };
+}
+
+/** A table that holds its own embedding (same-row layout). */
+export function docTables(suffix = "docs") {
+  const docs = pgTable(suffix, {
+    id: integer("id").primaryKey(),
+    title: text("title").notNull(),
+    body: text("body").notNull(),
+    embedding: vector("embedding", { dimensions: DIMENSIONS }),
+    embeddingModel: text("embedding_model"),
+    embeddingHash: text("embedding_hash"),
+    embeddingVersion: text("embedding_version"),
+  });
+  const ddl = `
+    create table ${suffix} (
+      id integer primary key,
+      title text not null,
+      body text not null,
+      embedding vector(${DIMENSIONS}),
+      embedding_model text,
+      embedding_hash text,
+      embedding_version text
+    );`;
+  return { docs, ddl };
+}
+
+/** The plan's input text. */
+export const skillText = (s: { name: string; description: string; content: string; tags: string[] | null }) =>
+  [s.name, s.description, s.content, ...(s.tags ?? [])].join(" ");
+
+/** Keys of `kind` for row `i` (1-based), ordered like `i` for integers. */
+export function keyFor(kind: KeyKind, i: number): number | bigint | string {
+  switch (kind) {
+    case "integer":
+      return i;
+    case "bigint":
+      return 9_007_199_254_740_993n + BigInt(i) * 1_000_000_007n;
+    case "uuid":
+      return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+    case "text":
+      return `k'${i}";--\\ ${String.fromCodePoint(0x1f600 + (i % 5))}`;
+  }
+}
