@@ -1,0 +1,113 @@
+import {
+  APICallError,
+  type APICallErrorReason,
+  parseRetryAfter,
+  reasonForStatus,
+} from "../errors/api-call-error.js";
+import { redactSecrets } from "../errors/redact.js";
+import { extractErrorCodes, extractErrorDetail, isRequestTooLarge, parseJson } from "./error-body.js";
+import { type HeadersLike, parseRateLimitHeaders, waitFromRateLimit } from "./rate-limit-headers.js";
+import { sanitizeCause } from "./sanitize-cause.js";
+
+/** Who failed: enough to say so in a message. */
+export interface CallContext {
+  /** Provider id (`"voyage"`). */
+  readonly provider: string;
+  /** How messages name the service (`"Voyage"`). */
+  readonly label: string;
+  readonly model: string;
+  /** The request URL. */
+  readonly url: string;
+  /** `timeoutMs` of the request, for the timeout message. */
+  readonly timeoutMs: number;
+  /** Extra advice per reason, replacing the default. */
+  readonly hints?: Partial<Record<APICallErrorReason, string>>;
+}
+
+const DEFAULT_HINTS: Record<APICallErrorReason, string> = {
+  rate_limit: "Rate limited: back off and retry; lower concurrency or the requests/tokens per minute.",
+  quota_exceeded: "Out of credit or quota: add credit or raise the quota; retrying will not help.",
+  request_too_large:
+    "The request is too large: split it into fewer or shorter inputs; never repeat it as is.",
+  invalid_request:
+    "The request was refused and would be refused again: check the model and options, and that no input is empty.",
+  authentication: "The API key was refused: check `apiKey`.",
+  permission: "The API key may not do this: check its project and model access.",
+  not_found: "Unknown model or endpoint: check `model` and `baseURL`.",
+  server: "The service failed: retry after a short wait.",
+  timeout: "No answer in time: retry, or raise `timeoutMs`.",
+  connection: "Could not reach the API: check the network and `baseURL`; retry.",
+  unknown: "Unexpected failure.",
+};
+
+function message(ctx: CallContext, reason: APICallErrorReason, status?: number, detail?: string): string {
+  const what = status === undefined ? "failed" : `failed with HTTP ${status}`;
+  let hint = ctx.hints?.[reason] ?? DEFAULT_HINTS[reason];
+  if (reason === "timeout") hint = `No answer within ${ctx.timeoutMs} ms: retry, or raise \`timeoutMs\`.`;
+  if (reason === "connection" && !ctx.hints?.connection) {
+    hint = `Could not reach ${ctx.url}: check the network and \`baseURL\`; retry.`;
+  }
+  return `${ctx.label} embeddings request (model "${ctx.model}") ${what} (${reason})${detail ? `: ${detail}` : ""}. ${hint}`;
+}
+
+/** An HTTP error answer. `body` is the parsed body when the SDK parsed it, `text` the raw body. */
+export interface HttpFailure {
+  readonly status: number;
+  readonly headers?: HeadersLike | undefined;
+  readonly body?: unknown;
+  readonly text?: string | undefined;
+  readonly cause?: unknown;
+}
+
+/**
+ * Maps an HTTP error answer to an {@link APICallError}: reason from the status, except a 429 with
+ * code `insufficient_quota` (`quota_exceeded`, never retried) and a 400/413/422 whose message says
+ * the request was too big (`request_too_large`: split, never repeat); `retryAfterMs` from
+ * `retry-after-ms` / `retry-after`, or on a 429 from the exhausted `x-ratelimit-*` budget. The
+ * detail, body and cause are redacted of secrets.
+ */
+export function httpCallError(ctx: CallContext, failure: HttpFailure): APICallError {
+  const { status, headers } = failure;
+  const body = failure.body ?? parseJson(failure.text);
+  const detail = extractErrorDetail(body, failure.text);
+  const codes = extractErrorCodes(body);
+  let reason = reasonForStatus(status);
+  if (codes.includes("insufficient_quota")) reason = "quota_exceeded";
+  else if ((status === 400 || status === 413 || status === 422) && isRequestTooLarge(detail, ...codes)) {
+    reason = "request_too_large";
+  }
+  const retryAfterMs =
+    parseRetryAfter(headers) ??
+    (status === 429 ? waitFromRateLimit(parseRateLimitHeaders(headers)) : undefined);
+  const responseBody =
+    failure.text ?? (typeof body === "string" ? body : body === undefined ? undefined : JSON.stringify(body));
+  const safeDetail = detail === undefined ? undefined : redactSecrets(detail);
+  return new APICallError(message(ctx, reason, status, safeDetail), {
+    provider: ctx.provider,
+    model: ctx.model,
+    url: redactSecrets(ctx.url),
+    status,
+    reason,
+    retryAfterMs,
+    detail: safeDetail,
+    responseBody: responseBody === undefined ? undefined : redactSecrets(responseBody),
+    cause: sanitizeCause(failure.cause),
+  });
+}
+
+/** An {@link APICallError} for a request that got no HTTP answer (`timeout`, `connection`, `unknown`). */
+export function transportCallError(
+  ctx: CallContext,
+  reason: "timeout" | "connection" | "unknown",
+  cause?: unknown,
+): APICallError {
+  const detail = reason === "unknown" && cause instanceof Error ? redactSecrets(cause.message) : undefined;
+  return new APICallError(message(ctx, reason, undefined, detail), {
+    provider: ctx.provider,
+    model: ctx.model,
+    url: redactSecrets(ctx.url),
+    reason,
+    detail,
+    cause: sanitizeCause(cause),
+  });
+}

@@ -1,0 +1,52 @@
+/** How the bytes of a base64 embedding are laid out. */
+export type EmbeddingEncoding =
+  /** Little-endian IEEE 754 float32, four bytes per value (OpenAI, Voyage `float`). */
+  | "float32"
+  /** One signed byte per value (Voyage `int8`, and `binary` packed bits). */
+  | "int8"
+  /** One unsigned byte per value (Voyage `uint8`, and `ubinary` packed bits). */
+  | "uint8";
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decodes standard base64 (padding optional). Returns `undefined` for anything else, where Node's
+ * decoder would silently skip the characters it does not know and return fewer bytes.
+ */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  if (text.length % 4 === 1 || !BASE64.test(text)) return undefined;
+  const buffer = Buffer.from(text, "base64");
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/**
+ * Reads one embedding as an API returned it: a base64 string in `encoding`, or (from servers that
+ * ignore `encoding_format`) an array of numbers, which is returned as is. Returns `undefined` when
+ * the value is neither, or when the bytes do not divide into whole values: a shape check, so that a
+ * wrong answer fails instead of becoming a shorter vector.
+ *
+ * @example
+ * ```ts
+ * decodeEmbedding("AACAPwAAAMA=") // Float32Array [1, -2]
+ * decodeEmbedding([0.1, 0.2])     // [0.1, 0.2]
+ * ```
+ */
+export function decodeEmbedding(
+  value: unknown,
+  encoding: EmbeddingEncoding = "float32",
+): ArrayLike<number> | undefined {
+  if (Array.isArray(value)) {
+    return value.every((x) => typeof x === "number") ? (value as number[]) : undefined;
+  }
+  if (typeof value !== "string") return undefined;
+  const bytes = decodeBase64(value);
+  if (!bytes) return undefined;
+  if (encoding === "int8") return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice();
+  if (encoding === "uint8") return bytes.slice();
+  if (bytes.byteLength % 4 !== 0) return undefined;
+  // A DataView reads little-endian on any host and does not care about the buffer's alignment.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(bytes.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
