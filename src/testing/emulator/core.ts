@@ -1,0 +1,385 @@
+/*
+ * The one place requests are decided. MSW handlers and the loopback server only translate to and
+ * from `EmulatorRequest` / `EmulatorOutcome`; everything the emulator does happens here, in this
+ * order: route, authenticate, pick the fault, parse, validate, rate-limit, embed, corrupt, wait.
+ */
+import { deterministicEmbedding } from "../deterministic-embedding.js";
+import { type Dialect, type EmbedJob, isReply, type Reply } from "./dialect.js";
+import { encodeEmbedding } from "./encoding.js";
+import { type EmulatorFault, FaultSchedule } from "./faults.js";
+import { openaiDialect } from "./openai.js";
+import type { ResolvedEmulatorOptions } from "./options.js";
+import { formatDuration, SlidingWindow } from "./rate-limiter.js";
+import type { EmulatorApi, EmulatorCall, EmulatorOutcome, EmulatorRequest, EmulatorStats } from "./types.js";
+import { voyageDialect } from "./voyage.js";
+
+const DIALECTS: Readonly<Record<EmulatorApi, Dialect>> = { voyage: voyageDialect, openai: openaiDialect };
+const DROP: EmulatorOutcome = { kind: "drop" };
+const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"]);
+const REPLACING = new Set<EmulatorFault["type"]>([
+  "rate_limit",
+  "server_error",
+  "drop_connection",
+  "invalid_key",
+  "forbidden",
+  "insufficient_quota",
+]);
+
+interface Decision {
+  readonly outcome: EmulatorOutcome;
+  readonly delayMs: number;
+}
+
+export class EmulatorCore {
+  readonly faults = new FaultSchedule();
+  private windows = new Map<string, SlidingWindow>();
+  private log: EmulatorCall[] = [];
+  private counters = {
+    requests: 0,
+    rateLimited: 0,
+    errors: 0,
+    tokensBilled: 0,
+    inputs: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+  };
+  private sequence = 0;
+  private readonly slots: Slots;
+  private readonly timers = new Set<() => void>();
+
+  constructor(readonly options: ResolvedEmulatorOptions) {
+    this.slots = new Slots(options.maxConcurrency);
+  }
+
+  get calls(): readonly EmulatorCall[] {
+    return this.log.slice();
+  }
+
+  get stats(): EmulatorStats {
+    return { ...this.counters };
+  }
+
+  /** Clears calls, stats, rate-limit windows and faults; ends waiting requests without an answer. */
+  reset(): void {
+    this.log = [];
+    this.sequence = 0;
+    this.windows.clear();
+    this.faults.clear();
+    const { inFlight } = this.counters;
+    this.counters = {
+      requests: 0,
+      rateLimited: 0,
+      errors: 0,
+      tokensBilled: 0,
+      inputs: 0,
+      inFlight,
+      maxInFlight: inFlight,
+    };
+    for (const cancel of [...this.timers]) cancel();
+  }
+
+  /** Answers one request. Resolves when the answer is due (after latency, stalls and queueing). */
+  async handle(request: EmulatorRequest): Promise<EmulatorOutcome> {
+    this.counters.inFlight++;
+    this.counters.maxInFlight = Math.max(this.counters.maxInFlight, this.counters.inFlight);
+    try {
+      if (!(await this.slots.acquire(request.signal))) return DROP;
+      try {
+        const { outcome, delayMs } = this.decide(request);
+        if (delayMs > 0 && !(await this.wait(delayMs, request.signal))) return DROP;
+        return outcome;
+      } finally {
+        this.slots.release();
+      }
+    } finally {
+      this.counters.inFlight--;
+    }
+  }
+
+  private decide(request: EmulatorRequest): Decision {
+    const dialect = DIALECTS[request.api];
+    const { options } = this;
+    const now = options.clock();
+    const id = ++this.sequence;
+    let body: unknown = request.body;
+    let parsed = false;
+    try {
+      body = JSON.parse(request.body);
+      parsed = true;
+    } catch {}
+
+    let fault: EmulatorFault | undefined;
+    let reply: Reply;
+    let job: EmbedJob | undefined;
+    let stallMs = 0;
+    let tokens = 0;
+    const key = bearer(request.headers.authorization);
+
+    if (request.path !== "/v1/embeddings" || request.method !== "POST") {
+      reply = dialect.notFound(request.method, request.path);
+    } else if (!key || (options.apiKeys && !options.apiKeys.has(key))) {
+      reply = dialect.unauthorized(!key);
+    } else {
+      fault = this.faults.next(request.api);
+      if (fault?.type === "stall") stallMs = fault.ms ?? 60_000;
+      if (fault && REPLACING.has(fault.type)) {
+        if (fault.type === "drop_connection") {
+          this.record(request, id, now, body, null, 0, 0, fault);
+          return { outcome: DROP, delayMs: options.latency.baseMs };
+        }
+        reply = this.faultReply(dialect, fault, body);
+      } else if (!parsed) {
+        reply = dialect.invalidJson();
+      } else {
+        const validated = dialect.validate(body, options);
+        if (isReply(validated)) reply = validated;
+        else {
+          job = validated;
+          tokens = job.inputs.reduce((sum, input) => sum + input.tokens, 0);
+          reply = this.admitAndEmbed(dialect, job, tokens, now, fault);
+        }
+      }
+    }
+
+    const success = reply.status === 200;
+    const headers: Record<string, string> = { "content-type": "application/json", ...reply.headers };
+    if (request.api === "openai") headers["x-request-id"] = `req_emulator_${id}`;
+    if (job && dialect.rateLimitHeaders && options.rateLimits) {
+      Object.assign(headers, this.rateLimitHeaders(request.api, job.model, now));
+    }
+    this.record(
+      request,
+      id,
+      now,
+      body,
+      reply.status,
+      success ? tokens : 0,
+      success ? job!.inputs.length : 0,
+      fault,
+    );
+    const delayMs = options.latency.baseMs + (success ? options.latency.perTokenMs * tokens : 0) + stallMs;
+    return { outcome: { kind: "response", status: reply.status, headers, body: reply.body }, delayMs };
+  }
+
+  private admitAndEmbed(
+    dialect: Dialect,
+    job: EmbedJob,
+    tokens: number,
+    now: number,
+    fault: EmulatorFault | undefined,
+  ): Reply {
+    const limits = this.options.rateLimits;
+    if (limits) {
+      const admission = this.window(dialect.api, job.model).admit(now, tokens);
+      if (!admission.ok) {
+        this.counters.rateLimited++;
+        const reply = dialect.rateLimited(job.model, admission);
+        const wait = limits.retryAfter ? admission.waitMs : undefined;
+        return { ...reply, headers: { ...reply.headers, ...retryHeaders(dialect.api, wait) } };
+      }
+    }
+
+    let vectors: Float32Array[] = job.inputs.map((input) =>
+      deterministicEmbedding(input.text, job.dimensions),
+    );
+    let nanAs: "null" | "string" = "null";
+    switch (fault?.type) {
+      case "wrong_count": {
+        const delta = fault.delta ?? -1;
+        const last = vectors[vectors.length - 1]!;
+        vectors =
+          delta < 0
+            ? vectors.slice(0, Math.max(0, vectors.length + delta))
+            : [...vectors, ...Array(delta).fill(last)];
+        break;
+      }
+      case "wrong_dimension": {
+        const size = fault.dimensions ?? Math.max(1, Math.floor(job.dimensions / 2));
+        vectors = vectors.map((v) => {
+          const out = new Float32Array(size);
+          out.set(v.subarray(0, size));
+          return out;
+        });
+        break;
+      }
+      case "nan": {
+        const index = fault.index ?? 0;
+        const target = vectors[index];
+        if (target) {
+          const copy = Float32Array.from(target);
+          copy[0] = Number.NaN;
+          vectors[index] = copy;
+        }
+        nanAs = fault.as ?? "null";
+        break;
+      }
+    }
+    const embeddings = vectors.map((v) => encodeEmbedding(v, job.dtype, job.format, nanAs));
+    let body = JSON.stringify(dialect.success(job, embeddings));
+    if (fault?.type === "malformed_json") body = body.slice(0, Math.floor(body.length / 2));
+
+    this.counters.tokensBilled += tokens;
+    this.counters.inputs += job.inputs.length;
+    return { status: 200, body };
+  }
+
+  private faultReply(dialect: Dialect, fault: EmulatorFault, body: unknown): Reply {
+    switch (fault.type) {
+      case "rate_limit": {
+        this.counters.rateLimited++;
+        const model =
+          typeof (body as { model?: unknown })?.model === "string" ? (body as { model: string }).model : "";
+        const limit = this.options.rateLimits?.requestsPerMinute ?? 3000;
+        const wait = fault.retryAfterMs === undefined ? 1000 : (fault.retryAfterMs ?? undefined);
+        const reply = dialect.rateLimited(model, {
+          ok: false,
+          reason: "requests",
+          limit,
+          used: limit,
+          requested: 1,
+          waitMs: wait ?? 1000,
+        });
+        return { ...reply, headers: { ...reply.headers, ...retryHeaders(dialect.api, wait) } };
+      }
+      case "server_error":
+        return dialect.serverError(fault.status ?? 500);
+      case "invalid_key":
+        return dialect.unauthorized(false);
+      case "forbidden":
+        return dialect.forbidden();
+      default:
+        return dialect.insufficientQuota();
+    }
+  }
+
+  private window(api: EmulatorApi, model: string): SlidingWindow {
+    const key = `${api}:${model}`;
+    let window = this.windows.get(key);
+    if (!window) {
+      const limits = this.options.rateLimits;
+      window = new SlidingWindow(limits?.requestsPerMinute, limits?.tokensPerMinute);
+      this.windows.set(key, window);
+    }
+    return window;
+  }
+
+  private rateLimitHeaders(api: EmulatorApi, model: string, now: number): Record<string, string> {
+    const state = this.window(api, model).state(now);
+    const headers: Record<string, string> = {};
+    if (state.limitRequests !== undefined) {
+      headers["x-ratelimit-limit-requests"] = String(state.limitRequests);
+      headers["x-ratelimit-remaining-requests"] = String(state.remainingRequests);
+      headers["x-ratelimit-reset-requests"] = formatDuration(state.resetMs);
+    }
+    if (state.limitTokens !== undefined) {
+      headers["x-ratelimit-limit-tokens"] = String(state.limitTokens);
+      headers["x-ratelimit-remaining-tokens"] = String(state.remainingTokens);
+      headers["x-ratelimit-reset-tokens"] = formatDuration(state.resetMs);
+    }
+    return headers;
+  }
+
+  private record(
+    request: EmulatorRequest,
+    id: number,
+    timestamp: number,
+    body: unknown,
+    status: number | null,
+    tokens: number,
+    inputs: number,
+    fault: EmulatorFault | undefined,
+  ): void {
+    this.counters.requests++;
+    if (status !== 200) this.counters.errors++;
+    const max = this.options.maxRecordedCalls;
+    if (max === 0) return;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      headers[name] = SECRET_HEADERS.has(name) ? redact(value) : value;
+    }
+    const call: EmulatorCall = {
+      id,
+      api: request.api,
+      method: request.method,
+      url: request.url,
+      headers,
+      body,
+      status,
+      tokens,
+      inputs,
+      ...(fault ? { fault: fault.type } : {}),
+      timestamp,
+    };
+    this.log.push(call);
+    if (this.log.length > max) this.log.splice(0, this.log.length - max);
+  }
+
+  /** Real-time wait; false when the client went away or `reset()` ended it. */
+  private wait(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+    if (signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const finish = (completed: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", cancel);
+        this.timers.delete(cancel);
+        resolve(completed);
+      };
+      const cancel = () => finish(false);
+      const timer = setTimeout(() => finish(true), ms);
+      signal?.addEventListener("abort", cancel, { once: true });
+      this.timers.add(cancel);
+    });
+  }
+}
+
+/** The bearer key of an `Authorization` header, or undefined. Never stored. */
+function bearer(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  const key = match?.[1]?.trim();
+  return key ? key : undefined;
+}
+
+function redact(value: string): string {
+  return /^Bearer\s/i.test(value) ? "Bearer [redacted]" : "[redacted]";
+}
+
+function retryHeaders(api: EmulatorApi, waitMs: number | undefined): Record<string, string> {
+  if (waitMs === undefined) return {};
+  const headers: Record<string, string> = { "retry-after": String(Math.max(1, Math.ceil(waitMs / 1000))) };
+  if (api === "openai") headers["retry-after-ms"] = String(Math.max(1, Math.ceil(waitMs)));
+  return headers;
+}
+
+/** At most `max` requests processed at once; the others wait in arrival order. */
+class Slots {
+  private active = 0;
+  private waiting: Array<() => void> = [];
+
+  constructor(private readonly max: number) {}
+
+  acquire(signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.active < this.max) {
+      this.active++;
+      return Promise.resolve(true);
+    }
+    if (signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        this.waiting = this.waiting.filter((w) => w !== grant);
+        resolve(false);
+      };
+      const grant = () => {
+        signal?.removeEventListener("abort", onAbort);
+        this.active++;
+        resolve(true);
+      };
+      this.waiting.push(grant);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+  }
+}
