@@ -1,4 +1,5 @@
 export { cosineSimilarity, deterministicEmbedding } from "./deterministic-embedding.js";
+export * from "./emulator/index.js";
 export { type MemoryRecord, type MemoryStore, type MemoryStoreOptions, memoryStore } from "./memory-store.js";
 export {
   type ScriptedCall,

@@ -1,0 +1,103 @@
+import type { HttpHandler } from "msw";
+import { EmulatorCore } from "./core.js";
+import type { EmulatorFault, EmulatorFaultType, InjectOptions, RandomFaults } from "./faults.js";
+import { listen } from "./http-server.js";
+import { DEFAULT_BASE_URLS, mswHandlers } from "./msw-handlers.js";
+import { type EmbeddingsEmulatorOptions, resolveOptions } from "./options.js";
+import type {
+  EmulatorBaseUrls,
+  EmulatorCall,
+  EmulatorOutcome,
+  EmulatorRequest,
+  EmulatorServer,
+  EmulatorStats,
+  ListenOptions,
+} from "./types.js";
+
+/**
+ * An emulator of the Voyage and OpenAI embeddings endpoints, faithful enough for the official SDKs.
+ * One state (rate-limit windows, faults, calls, stats) is shared by every transport it serves.
+ */
+export interface EmbeddingsEmulator {
+  /**
+   * MSW handlers for the real hosts (`https://api.voyageai.com`, `https://api.openai.com`). Each
+   * answers every path of its host: `/v1/embeddings` as the API does, any other path 404.
+   */
+  readonly handlers: readonly HttpHandler[];
+  /** MSW handlers for other base URLs. Only the APIs given are served. */
+  handlersFor(baseUrls: EmulatorBaseUrls): HttpHandler[];
+  /** Starts a loopback HTTP server serving both APIs. */
+  listen(options?: ListenOptions): Promise<EmulatorServer>;
+  /** The core, for other transports: answers one request (`drop` means: close the connection). */
+  handle(request: EmulatorRequest): Promise<EmulatorOutcome>;
+  /**
+   * Queues a fault for upcoming requests. Faults show in the order they were injected.
+   *
+   * @example
+   * ```ts
+   * emulator.inject({ type: "server_error", status: 503 }, { times: 2 });
+   * emulator.inject("drop_connection", { afterRequests: 5 });
+   * ```
+   */
+  inject(fault: EmulatorFault | EmulatorFaultType, options?: InjectOptions): void;
+  /**
+   * Sets faults drawn at random (seeded) for every request without an injected fault; `null` stops them.
+   *
+   * @example
+   * ```ts
+   * emulator.setFaults({ seed: 7, faults: [{ fault: "rate_limit", probability: 0.1 }] });
+   * ```
+   */
+  setFaults(config: RandomFaults | null): void;
+  /** Injected faults not shown yet. */
+  readonly pendingFaults: number;
+  /** Requests seen, in arrival order (the last `maxRecordedCalls`). A copy: it does not update. */
+  readonly calls: readonly EmulatorCall[];
+  /** Counters since creation or `reset()`. A snapshot. */
+  readonly stats: EmulatorStats;
+  /**
+   * Forgets calls, stats, rate-limit windows and faults (options stay). Requests still waiting
+   * (latency, stall, queue) end without an answer.
+   */
+  reset(): void;
+}
+
+/**
+ * Creates an emulator of the Voyage (`POST {root}/v1/embeddings`) and OpenAI
+ * (`POST {root}/v1/embeddings`) embeddings APIs: the limits, validation and error bodies of FACTS.md,
+ * rate limits, faults, and recorded calls. Vectors are `deterministicEmbedding(text, dimensions)` of
+ * each (possibly truncated) input, Voyage's `input_type` aside; tokens are `emulatorTokenCount(text)`.
+ *
+ * @example
+ * ```ts
+ * const emulator = createEmbeddingsEmulator({ rateLimits: { requestsPerMinute: 100 } });
+ * const server = setupServer(...emulator.handlers); // MSW, in unit tests
+ * // or: const { voyageBaseUrl, close } = await emulator.listen();
+ * const voyage = new VoyageAIClient({ apiKey: "pa-test", baseUrl: voyageBaseUrl, maxRetries: 0 });
+ * ```
+ */
+export function createEmbeddingsEmulator(options: EmbeddingsEmulatorOptions = {}): EmbeddingsEmulator {
+  const core = new EmulatorCore(resolveOptions(options));
+  let defaultHandlers: HttpHandler[] | undefined;
+  return {
+    get handlers() {
+      defaultHandlers ??= mswHandlers(core, DEFAULT_BASE_URLS);
+      return defaultHandlers;
+    },
+    handlersFor: (baseUrls) => mswHandlers(core, baseUrls),
+    listen: (listenOptions) => listen(core, listenOptions),
+    handle: (request) => core.handle(request),
+    inject: (fault, injectOptions) => core.faults.inject(fault, injectOptions),
+    setFaults: (config) => core.faults.setRandom(config),
+    get pendingFaults() {
+      return core.faults.pending;
+    },
+    get calls() {
+      return core.calls;
+    },
+    get stats() {
+      return core.stats;
+    },
+    reset: () => core.reset(),
+  };
+}
