@@ -5,8 +5,8 @@ import type { EmulatorApi } from "./types.js";
  * A misbehaviour the emulator can be told to show. Faults that replace the answer (`rate_limit`,
  * `server_error`, `drop_connection`, `invalid_key`, `forbidden`, `insufficient_quota`) bill nothing and
  * do not count against rate limits; faults that corrupt a successful answer (`malformed_json`,
- * `wrong_count`, `wrong_dimension`, `nan`) are billed like the success they spoil, and only show on
- * requests that would have succeeded. `stall` delays whatever the answer is.
+ * `wrong_count`, `wrong_dimension`, `nan`) are billed like the success they spoil; given to a request
+ * that fails anyway (400, 429), they are used up without showing. `stall` delays whatever the answer is.
  */
 export type EmulatorFault =
   | {

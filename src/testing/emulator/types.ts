@@ -104,13 +104,19 @@ export interface EmulatorServer {
 }
 
 /**
- * Where the MSW handlers answer. Give each API's base URL, with or without the trailing `/v1`
- * (`https://api.voyageai.com` and `https://api.voyageai.com/v1` mean the same); the embeddings
- * endpoint is always `{root}/v1/embeddings`, as on the real APIs.
+ * Where `emulator.handlersFor()` answers. Give each API's base URL, with or without the trailing
+ * `/v1` (`https://api.voyageai.com` and `https://api.voyageai.com/v1` mean the same); the embeddings
+ * endpoint is always `{root}/v1/embeddings`, as on the real APIs. Only the APIs given are served.
  */
 export interface EmulatorBaseUrls {
-  /** @default "https://api.voyageai.com" when neither is given */
+  /**
+   * Voyage's base URL.
+   * @default not served (`emulator.handlers` uses `https://api.voyageai.com`)
+   */
   readonly voyage?: string;
-  /** @default "https://api.openai.com" when neither is given */
+  /**
+   * OpenAI's base URL (or an OpenAI-compatible server's).
+   * @default not served (`emulator.handlers` uses `https://api.openai.com`)
+   */
   readonly openai?: string;
 }
