@@ -112,3 +112,21 @@ export function keyFor(kind: KeyKind, i: number): number | bigint | string {
       return `k'${i}";--\\ ${String.fromCodePoint(0x1f600 + (i % 5))}`;
   }
 }
+
+/**
+ * The partition tests' tables: `skills_part` / `skill_embeddings_part`, plus a log that a trigger
+ * fills on every write of an embedding, to prove each row was written exactly once.
+ */
+export function partitionTables() {
+  const tables = skillTables("integer", "part");
+  const ddl = `${tables.ddl}
+    create table embedding_writes (skill_id integer not null, op text not null);
+    create function log_embedding_write() returns trigger language plpgsql as $$
+    begin
+      insert into embedding_writes values (new.skill_id, tg_op);
+      return new;
+    end $$;
+    create trigger log_embedding_write after insert or update on skill_embeddings_part
+      for each row execute function log_embedding_write();`;
+  return { ...tables, ddl };
+}
