@@ -1,4 +1,4 @@
-import { StoreError } from "../../src/errors/index.js";
+import { InvalidOptionError, StoreError } from "../../src/errors/index.js";
 import type { StoreConfig } from "./config.js";
 import { databaseError } from "./database-error.js";
 import { type AnyPgDatabase, clientOf, driverOf } from "./driver.js";
@@ -34,6 +34,14 @@ interface PostgresJsSql {
  */
 async function openSession(db: AnyPgDatabase): Promise<Session | undefined> {
   const client = clientOf(db);
+  const pooled = client as { totalCount?: unknown; options?: { max?: number } };
+  // Holding the only connection of a pool for the lock would leave none for the queries: a hang.
+  if ((pooled.totalCount !== undefined || driverOf(db) === "postgres.js") && (pooled.options?.max ?? 2) < 2) {
+    throw new InvalidOptionError(
+      "lock",
+      "false with a single-connection pool (the lock keeps one connection for the run)",
+    );
+  }
   switch (driverOf(db)) {
     case "node-postgres": {
       const pg = client as PgClient;

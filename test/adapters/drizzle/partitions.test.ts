@@ -1,9 +1,13 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
+import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
+import pg from "pg";
+import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { type DrizzleStore, drizzleStore } from "../../../adapters/drizzle/index.js";
-import { StoreError } from "../../../src/errors/index.js";
+import { InvalidOptionError, StoreError } from "../../../src/errors/index.js";
 import { type AnyDb, describeEachDatabase, type TestDatabase } from "../../support/index.js";
 import { MODEL, partitionTables, skillText } from "./fixtures.js";
 import { runBackfill } from "./helpers.js";
@@ -13,7 +17,11 @@ const ROWS = 300;
 const WORKER = fileURLToPath(new URL("./partition-worker.ts", import.meta.url));
 
 function store(db: AnyDb, partition?: { index: number; count: number }) {
-  return drizzleStore({
+  return drizzleStore(storeOptions(db, partition));
+}
+
+function storeOptions(db: AnyDb, partition?: { index: number; count: number }) {
+  return {
     db,
     version: "1",
     partition,
@@ -26,7 +34,7 @@ function store(db: AnyDb, partition?: { index: number; count: number }) {
       version: skillEmbeddings.modelVersion,
       hash: skillEmbeddings.inputHash,
     },
-  });
+  };
 }
 
 async function rowsOf<T>(db: AnyDb, query: ReturnType<typeof sql>): Promise<T[]> {
@@ -132,6 +140,28 @@ describeEachDatabase("drizzleStore partitions", (database) => {
       }
     },
   );
+
+  it.runIf(database.realServer)("refuses to hold the only connection of a pool for the lock", async () => {
+    const single =
+      t.driver === "node-postgres"
+        ? (() => {
+            const pool = new pg.Pool({ connectionString: t.url, max: 1 });
+            return { db: drizzleNodePg({ client: pool }) as unknown as AnyDb, close: () => pool.end() };
+          })()
+        : (() => {
+            const client = postgres(t.url!, { max: 1, onnotice: () => {} });
+            return { db: drizzlePostgresJs({ client }) as unknown as AnyDb, close: () => client.end() };
+          })();
+    try {
+      const error = await prepareError(store(single.db));
+      expect(InvalidOptionError.isInstance(error)).toBe(true);
+      expect(error).toMatchObject({ option: "lock" });
+      const unlocked = drizzleStore({ ...storeOptions(single.db), lock: false });
+      expect((await runBackfill(unlocked)).written).toBe(ROWS);
+    } finally {
+      await single.close();
+    }
+  });
 
   it.runIf(database.realServer)(
     "worker processes, one per partition, embed every row exactly once",

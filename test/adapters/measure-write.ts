@@ -1,0 +1,229 @@
+/*
+ * Write-path speed of drizzleStore().write() against a raw binary COPY of the same vectors.
+ *
+ *   npx tsx test/adapters/measure-write.ts                 # PGlite only
+ *   DATABASE_URL=… npx tsx test/adapters/measure-write.ts  # + node-postgres and postgres.js
+ *   (or: bash .ci/postgres.sh run npx tsx test/adapters/measure-write.ts)
+ *
+ * Settings (environment): ROWS (default 20000; PGlite uses ROWS / 4), DIMENSIONS (1024), BATCH (1000).
+ * Each write() is one batch: the compare-and-set read of the source rows, the binary upsert, the commit.
+ * The baseline COPYs the same rows, batch by batch, into a plain table with no index.
+ */
+import net from "node:net";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { PGlite } from "@electric-sql/pglite";
+import { integer, pgTable, text, vector } from "drizzle-orm/pg-core";
+import { drizzle } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import { copyFile, type StagedRow } from "../../adapters/drizzle/binary.js";
+import { drizzleStore } from "../../adapters/drizzle/index.js";
+import type { EmbeddingRecord } from "../../src/contracts/embedding-store.js";
+import { hashText } from "../../src/hash.js";
+import { type DriverName, databases, type TestDatabase } from "../support/databases.js";
+
+const ROWS = Number(process.env.ROWS ?? 20_000);
+const DIMENSIONS = Number(process.env.DIMENSIONS ?? 1024);
+const BATCH = Number(process.env.BATCH ?? 1_000);
+
+const items = pgTable("items", { id: integer("id").primaryKey(), body: text("body").notNull() });
+const itemEmbeddings = pgTable("item_embeddings", {
+  itemId: integer("item_id").primaryKey(),
+  embedding: vector("embedding", { dimensions: DIMENSIONS }).notNull(),
+  model: text("model").notNull(),
+  hash: text("hash").notNull(),
+});
+const docs = pgTable("docs", {
+  id: integer("id").primaryKey(),
+  body: text("body").notNull(),
+  embedding: vector("embedding", { dimensions: DIMENSIONS }),
+  model: text("model"),
+  hash: text("hash"),
+});
+const DDL = `
+  create table items (id integer primary key, body text not null);
+  create table item_embeddings (item_id integer primary key, embedding vector(${DIMENSIONS}) not null,
+    model text not null, hash text not null);
+  create table docs (id integer primary key, body text not null, embedding vector(${DIMENSIONS}), model text, hash text);
+  create table raw_copy (item_id text, hash text, embedding vector(${DIMENSIONS}));`;
+
+const TARGET = { provider: "bench", model: "bench-1024", dimensions: DIMENSIONS };
+
+function records(rows: number): EmbeddingRecord<number>[] {
+  let seed = 42;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
+    return seed / 0x7fffffff - 0.5;
+  };
+  return Array.from({ length: rows }, (_, i) => {
+    const embedding = new Float32Array(DIMENSIONS);
+    for (let d = 0; d < DIMENSIONS; d++) embedding[d] = random();
+    return { id: i + 1, hash: hashText(`item ${i + 1}`), embedding };
+  });
+}
+
+function batches<T>(values: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < values.length; i += BATCH) out.push(values.slice(i, i + BATCH));
+  return out;
+}
+
+async function timed(label: string, rows: number, work: () => Promise<void>): Promise<void> {
+  const start = performance.now();
+  await work();
+  const seconds = (performance.now() - start) / 1000;
+  console.log(
+    `  ${label.padEnd(58)} ${String(Math.round(rows / seconds)).padStart(7)} rows/s  (${seconds.toFixed(2)} s)`,
+  );
+}
+
+async function seed(t: TestDatabase, rows: number): Promise<void> {
+  await t.exec(DDL);
+  await t.exec(`insert into items select i, 'item ' || i from generate_series(1, ${rows}) i;
+    insert into docs select i, 'item ' || i from generate_series(1, ${rows}) i;`);
+}
+
+function stores(t: TestDatabase, binaryWrites = true) {
+  const separate = drizzleStore({
+    db: t.db,
+    binaryWrites,
+    source: { table: items, key: items.id, text: (row) => row.body },
+    target: {
+      table: itemEmbeddings,
+      key: itemEmbeddings.itemId,
+      embedding: itemEmbeddings.embedding,
+      model: itemEmbeddings.model,
+      hash: itemEmbeddings.hash,
+    },
+  });
+  const sameRow = drizzleStore({
+    db: t.db,
+    binaryWrites,
+    source: { table: docs, key: docs.id, text: (row) => row.body },
+    target: { embedding: docs.embedding, model: docs.model, hash: docs.hash },
+  });
+  return { separate, sameRow };
+}
+
+async function measureStore(t: TestDatabase, data: EmbeddingRecord<number>[], label = ""): Promise<void> {
+  const { separate, sameRow } = stores(t);
+  const write = async (store: typeof separate) => {
+    for (const batch of batches(data)) {
+      const result = await store.write(batch, TARGET);
+      if (result.written !== batch.length) throw new Error(`wrote ${result.written} of ${batch.length}`);
+    }
+  };
+  await t.exec("truncate item_embeddings");
+  await timed(`write()${label}, separate table, insert`, data.length, () => write(separate));
+  await timed(`write()${label}, separate table, upsert over existing rows`, data.length, () =>
+    write(separate),
+  );
+  await timed(`write()${label}, same row (UPDATE … FROM)`, data.length, () => write(sameRow));
+  if (t.realServer && !label) {
+    const text = stores(t, false).separate;
+    const slice = data.slice(0, Math.min(data.length, 5_000));
+    await t.exec("truncate item_embeddings");
+    await timed("write(), separate table, text vectors (binaryWrites: false)", slice.length, async () => {
+      for (const batch of batches(slice)) await text.write(batch, TARGET);
+    });
+  }
+}
+
+const staged = (batch: EmbeddingRecord<number>[]): StagedRow[] =>
+  batch.map((record) => ({ key: String(record.id), hash: record.hash, embedding: record.embedding }));
+
+/*
+ * postgres.js leaves Nagle's algorithm on: the small message that ends a large one (COPY's CopyDone,
+ * the tail of a big Bind) then waits for the server's delayed ACK, ~40 ms per statement on Linux.
+ * Its `socket` option (README, "Custom socket") fixes that; node-postgres sets TCP_NODELAY itself.
+ */
+const noDelaySocket = ({ host, port }: { host: string[]; port: number[] }) =>
+  new Promise<net.Socket>((resolve, reject) => {
+    const socket = net.connect({ host: host[0]!, port: port[0]!, noDelay: true });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+
+function postgresJs(url: string, noDelay: boolean) {
+  return postgres(url, {
+    max: 2,
+    onnotice: () => {},
+    ...(noDelay ? { socket: noDelaySocket } : {}),
+  } as postgres.Options<Record<string, postgres.PostgresType>>);
+}
+
+async function measureServerCopy(t: TestDatabase, data: EmbeddingRecord<number>[]): Promise<void> {
+  // The baseline gets the fastest client: TCP_NODELAY.
+  const sql = postgresJs(t.url!, true);
+  const copy = async (batch: EmbeddingRecord<number>[]) => {
+    const writable = await sql
+      .unsafe("copy raw_copy (item_id, hash, embedding) from stdin with (format binary)")
+      .writable();
+    await pipeline(Readable.from([copyFile(staged(batch))]), writable);
+  };
+  try {
+    await timed(`raw binary COPY, ${BATCH}-row batches (baseline)`, data.length, async () => {
+      for (const batch of batches(data)) await copy(batch);
+    });
+    await sql.unsafe("truncate raw_copy");
+    await timed("raw binary COPY, one statement (baseline)", data.length, () => copy(data));
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function measurePgliteCopy(t: TestDatabase, data: EmbeddingRecord<number>[]): Promise<void> {
+  const client = (t.db as unknown as { $client: PGlite }).$client;
+  await timed(`raw binary COPY, ${BATCH}-row batches (baseline)`, data.length, async () => {
+    for (const batch of batches(data)) {
+      const blob = new Blob([copyFile(staged(batch)) as Uint8Array<ArrayBuffer>]);
+      await client.query(
+        "copy raw_copy (item_id, hash, embedding) from '/dev/blob' with (format binary)",
+        [],
+        {
+          blob,
+        },
+      );
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  console.log(`${DIMENSIONS}-dimension vectors, ${BATCH}-row batches`);
+  for (const factory of databases) {
+    if (factory.unavailable) {
+      console.log(`\n${factory.driver}: NOT RUN (${factory.unavailable})`);
+      continue;
+    }
+    const rows = factory.driver === "pglite" ? Math.floor(ROWS / 4) : ROWS;
+    const data = records(rows);
+    const t = await factory.create();
+    try {
+      await seed(t, rows);
+      console.log(`\n${factory.driver as DriverName}: ${rows} rows`);
+      if (t.realServer) {
+        // One baseline per server is enough: postgres.js measures it for both drivers.
+        if (factory.driver === "postgres.js") await measureServerCopy(t, data);
+      } else {
+        await measurePgliteCopy(t, data);
+      }
+      await measureStore(t, data);
+      if (factory.driver === "postgres.js") {
+        const client = postgresJs(t.url!, true);
+        try {
+          await measureStore(
+            { ...t, db: drizzle({ client }) as unknown as TestDatabase["db"] },
+            data,
+            " [TCP_NODELAY socket]",
+          );
+        } finally {
+          await client.end({ timeout: 5 });
+        }
+      }
+    } finally {
+      await t.close();
+    }
+  }
+}
+
+await main();
