@@ -1,0 +1,154 @@
+/*
+ * The Relay monorepo's one-off script (packages/db/src/scripts/backfill-embeddings.ts), now a thin
+ * call of backfill(): gives every skill a current Voyage embedding, then verifies it as the plan did.
+ *
+ *   npm run example
+ *
+ * - DATABASE_URL unset: an embedded PGlite database in .data/backfill-skills, created and seeded with
+ *   sample skills. One process per folder: do not run two at once (a lock file refuses the second).
+ *   DATABASE_URL set: that PostgreSQL server (pgvector installed); `--seed` adds the sample skills.
+ * - VOYAGE_API_KEY unset: a local Voyage emulator on 127.0.0.1 (stand-in vectors, no network).
+ *   VOYAGE_API_KEY set: the real Voyage API (or VOYAGE_BASE_URL).
+ * Both are read from the environment or from .env.local at the repository root.
+ *
+ * Exits 0 when every skill has a current embedding, 1 on any failure (fail-fast: the first
+ * unrecoverable error stops the run). A re-run embeds only what is missing or changed.
+ */
+import { fileURLToPath } from "node:url";
+import { backfill, consoleReporter, EmbeddingsError } from "@relay/embeddings";
+import { drizzleStore } from "@relay/embeddings/adapters/drizzle";
+import { voyageProvider } from "@relay/embeddings/providers/voyage";
+import { createEmbeddingsEmulator } from "@relay/embeddings/testing";
+import { config } from "dotenv";
+import { desc, eq, inArray, isNull } from "drizzle-orm";
+import { SAMPLE_SKILLS } from "./skills/sample-skills.js";
+import { createSkillTables, skillEmbeddings, skills } from "./skills/schema.js";
+import { openDatabase } from "./support/database.js";
+
+config({ path: fileURLToPath(new URL("../.env.local", import.meta.url)), quiet: true });
+
+const EMBEDDING_MODEL = "voyage-3.5";
+const EMBEDDING_VERSION = "1";
+/** "Skills most like X": X is this skill when it exists, else the first skill. */
+const SIMILAR_TO = "semantic-search";
+
+async function backfillEmbeddings(): Promise<number> {
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const database = await openDatabase("backfill-skills");
+    closers.push(() => database.close());
+    const { db } = database;
+    console.log(`Database: ${database.description}`);
+    for (const statement of createSkillTables) await db.execute(statement);
+    if (database.embedded || process.argv.includes("--seed")) {
+      const seeded = await db
+        .insert(skills)
+        .values([...SAMPLE_SKILLS])
+        .onConflictDoNothing()
+        .returning({ id: skills.id });
+      console.log(
+        seeded.length > 0 ? `Seeded ${seeded.length} sample skills` : "Sample skills already seeded",
+      );
+    }
+
+    let apiKey = process.env.VOYAGE_API_KEY;
+    let baseURL = process.env.VOYAGE_BASE_URL || undefined;
+    if (!apiKey) {
+      const server = await createEmbeddingsEmulator().listen();
+      closers.push(() => server.close());
+      apiKey = "emulator";
+      baseURL = server.voyageBaseUrl;
+      console.log(
+        `VOYAGE_API_KEY is not set: using the local Voyage emulator at ${baseURL} (stand-in vectors, not real embeddings)`,
+      );
+    }
+    const provider = voyageProvider({ model: EMBEDDING_MODEL, apiKey, baseURL });
+
+    const store = drizzleStore({
+      db,
+      version: EMBEDDING_VERSION,
+      source: {
+        table: skills,
+        key: skills.id,
+        text: (skill) => [skill.name, skill.description, skill.content, ...(skill.tags || [])].join(" "),
+      },
+      target: {
+        table: skillEmbeddings,
+        key: skillEmbeddings.skillId,
+        embedding: skillEmbeddings.embedding,
+        model: skillEmbeddings.modelName,
+        version: skillEmbeddings.modelVersion,
+        hash: skillEmbeddings.inputHash,
+      },
+    });
+
+    // Ctrl-C during the run cancels it cleanly: requests in flight are aborted, no batch is half-written.
+    const interrupted = new AbortController();
+    const interrupt = () => interrupted.abort(new Error("Interrupted (Ctrl-C): written batches are kept"));
+    process.once("SIGINT", interrupt);
+    const report = await backfill({
+      provider,
+      store,
+      minIntervalMs: 150,
+      onProgress: consoleReporter(),
+      signal: interrupted.signal,
+    }).finally(() => process.off("SIGINT", interrupt));
+    if (report.scanned === 0) {
+      console.log(`Nothing to embed: every skill's embedding is current (${report.requests} requests sent)`);
+    }
+
+    // The plan's verification: every skill has an embedding...
+    const withoutEmbedding = await db
+      .select({ id: skills.id })
+      .from(skills)
+      .leftJoin(skillEmbeddings, eq(skills.id, skillEmbeddings.skillId))
+      .where(isNull(skillEmbeddings.id));
+    console.log(
+      `Verification (skills LEFT JOIN skill_embeddings WHERE se.id IS NULL): ${withoutEmbedding.length} rows`,
+    );
+    // ...and, stricter, every embedding is of the skill's current text, model and version.
+    const coverage = await store.coverage(provider);
+    const complete = coverage.embedded === coverage.total;
+    console.log(
+      coverage.total === 0
+        ? "Coverage: nothing to cover, the skills table is empty (--seed adds the sample skills)"
+        : `Coverage: ${coverage.embedded}/${coverage.total} current, ${coverage.stale} stale, ${coverage.missing} missing` +
+            (complete ? " (complete)" : " (INCOMPLETE)"),
+    );
+    if (withoutEmbedding.length > 0 || !complete) return 1;
+
+    const [like] = await db
+      .select({ id: skills.id, name: skills.name })
+      .from(skills)
+      .orderBy(desc(eq(skills.id, SIMILAR_TO)), skills.id)
+      .limit(1);
+    if (like) {
+      const similar = await store.findSimilar(like.id, { limit: 5 });
+      const names = await db
+        .select({ id: skills.id, name: skills.name })
+        .from(skills)
+        .where(
+          inArray(
+            skills.id,
+            similar.map((row) => row.id),
+          ),
+        );
+      console.log(`Skills most like "${like.name}":`);
+      for (const row of similar) {
+        console.log(`  ${row.similarity.toFixed(3)}  ${names.find((n) => n.id === row.id)?.name ?? row.id}`);
+      }
+    }
+    return 0;
+  } finally {
+    for (const close of closers.reverse()) await close();
+  }
+}
+
+backfillEmbeddings()
+  .then((code) => process.exit(code))
+  .catch((error) => {
+    // The library's errors say what failed and what to do (and never hold the API key): their message
+    // is enough. Anything else is unexpected: show all of it.
+    console.error("Backfill failed:", EmbeddingsError.isInstance(error) ? error.message : error);
+    process.exit(1);
+  });
