@@ -1,0 +1,137 @@
+/*
+ * The examples, run as users run them: child processes on an embedded PGlite database in a temporary
+ * folder. The backfill-skills runs share one folder, in order: a run with a key the emulator refuses
+ * (exit 1, key never shown, nothing written), a run on the built-in emulator (everything embedded),
+ * and a re-run against this test's emulator, which counts the requests (none). The OpenAI example
+ * runs in parallel in its own folder.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ExampleRun, runExample } from "../../examples/support/run-example.js";
+import { createEmbeddingsEmulator, type EmulatorServer } from "../../src/testing/index.js";
+
+const ACCEPTED_KEY = "pa-examples-test-accepted-key";
+const REFUSED_KEY = "pa-Sup3rSecretRefusedKey-do-not-print";
+
+const emulator = createEmbeddingsEmulator({ apiKeys: [ACCEPTED_KEY] });
+let server: EmulatorServer;
+let dataDir: string;
+const runs = {} as Record<"refused" | "first" | "second" | "openaiFirst" | "openaiSecond", ExampleRun>;
+let voyageRequestsOnRerun = -1;
+let openaiCallsOnRerun: readonly unknown[] = [];
+
+const COVERAGE_COMPLETE = /^Coverage: 104\/104 current, 0 stale, 0 missing \(complete\)$/m;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "relay-examples-test-"));
+  server = await emulator.listen();
+  const external = (key: "VOYAGE" | "OPENAI", apiKey: string) => ({
+    [`${key}_API_KEY`]: apiKey,
+    [`${key}_BASE_URL`]: key === "VOYAGE" ? server.voyageBaseUrl : server.openaiBaseUrl,
+  });
+  const skills = async () => {
+    runs.refused = await runExample("backfill-skills.ts", { dataDir, env: external("VOYAGE", REFUSED_KEY) });
+    runs.first = await runExample("backfill-skills.ts", { dataDir });
+    const before = emulator.stats.requests;
+    runs.second = await runExample("backfill-skills.ts", { dataDir, env: external("VOYAGE", ACCEPTED_KEY) });
+    voyageRequestsOnRerun = emulator.calls.filter((call) => call.api === "voyage" && call.id > before).length;
+  };
+  const openai = async () => {
+    runs.openaiFirst = await runExample("openai-same-row.ts", { dataDir });
+    const before = emulator.calls.at(-1)?.id ?? 0;
+    runs.openaiSecond = await runExample("openai-same-row.ts", {
+      dataDir,
+      env: external("OPENAI", ACCEPTED_KEY),
+    });
+    openaiCallsOnRerun = emulator.calls.filter((call) => call.api === "openai" && call.id > before);
+  };
+  await Promise.all([skills(), openai()]);
+}, 180_000);
+
+afterAll(async () => {
+  await server?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The output, with the run's exit code, so a failed assertion shows what the example printed. */
+const shown = (run: ExampleRun) => `exit ${run.code}\n${run.output}`;
+
+describe("examples/backfill-skills.ts", () => {
+  it("fails with exit code 1 on a refused key, never printing the key, and writes nothing", () => {
+    expect(runs.refused.code, shown(runs.refused)).toBe(1);
+    expect(runs.refused.output).toMatch(/Backfill failed:.*(401|authentication|API key)/is);
+    expect(runs.refused.output).not.toContain(REFUSED_KEY);
+    expect(runs.refused.output).not.toContain("Sup3rSecret");
+    expect(runs.refused.output).not.toMatch(/using the local Voyage emulator/);
+    // Nothing was written: the next run still finds every skill pending.
+    expect(runs.first.output).toMatch(/^Found 104 rows to embed$/m);
+  });
+
+  it("runs on the built-in emulator, says so, and embeds every skill", () => {
+    const { output } = runs.first;
+    expect(runs.first.code, shown(runs.first)).toBe(0);
+    expect(output).toMatch(
+      /^VOYAGE_API_KEY is not set: using the local Voyage emulator at http:\/\/127\.0\.0\.1:\d+\/voyage\/v1/m,
+    );
+    expect(output).toMatch(/^Backfill complete: 104 embedded, 0 skipped, [\d,]+ tokens, 1 requests/m);
+    expect(output).toMatch(
+      /^Verification \(skills LEFT JOIN skill_embeddings WHERE se\.id IS NULL\): 0 rows$/m,
+    );
+    expect(output).toMatch(COVERAGE_COMPLETE);
+    expect(output).toMatch(/^Skills most like "Build semantic search":\n( {2}\d\.\d{3} {2}.+\n){5}/m);
+  });
+
+  it("makes no provider request on a second run", () => {
+    const { output } = runs.second;
+    expect(runs.second.code, shown(runs.second)).toBe(0);
+    expect(voyageRequestsOnRerun).toBe(0);
+    expect(output).not.toMatch(/emulator/i);
+    expect(output).toMatch(/^Nothing to embed: every skill's embedding is current \(0 requests sent\)$/m);
+    expect(output).toMatch(COVERAGE_COMPLETE);
+  });
+
+  it("leaves a database where the plan's verification query returns no row", async () => {
+    const client = await PGlite.create({ dataDir: join(dataDir, "backfill-skills"), extensions: { vector } });
+    try {
+      const missing = await client.query(
+        "select s.id from skills s left join skill_embeddings se on s.id = se.skill_id where se.id is null",
+      );
+      const counts = await client.query<{ skills: number; embeddings: number }>(
+        "select (select count(*)::int from skills) as skills, (select count(*)::int from skill_embeddings) as embeddings",
+      );
+      expect(missing.rows).toEqual([]);
+      expect(counts.rows[0]).toEqual({ skills: 104, embeddings: 104 });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("examples/openai-same-row.ts", () => {
+  it("embeds every row in place on the emulator's OpenAI endpoint and answers a nearest-neighbour query", () => {
+    const { output } = runs.openaiFirst;
+    expect(runs.openaiFirst.code, shown(runs.openaiFirst)).toBe(0);
+    expect(output).toMatch(/^OPENAI_API_KEY is not set: using the local OpenAI emulator at /m);
+    expect(output).toMatch(/^Backfill complete: 104 embedded/m);
+    expect(output).toMatch(/^Verification \(skill_catalog WHERE embedding IS NULL\): 0 rows$/m);
+    expect(output).toMatch(COVERAGE_COMPLETE);
+    expect(output).toMatch(/^Skills nearest to ".+":\n( {2}\d\.\d{3} {2}.+\n){5}/m);
+  });
+
+  it("re-runs with no embedding request but the search query's", () => {
+    expect(runs.openaiSecond.code, shown(runs.openaiSecond)).toBe(0);
+    expect(runs.openaiSecond.output).toMatch(/\(0 requests sent\)$/m);
+    expect(runs.openaiSecond.output).toMatch(COVERAGE_COMPLETE);
+    expect(openaiCallsOnRerun).toEqual([
+      expect.objectContaining({
+        status: 200,
+        inputs: 1,
+        body: expect.objectContaining({ input: [expect.any(String)] }),
+      }),
+    ]);
+  });
+});
