@@ -33,6 +33,13 @@ import { writeRecords } from "./write.js";
  * The store `drizzleStore()` returns: an {@link EmbeddingStore} for `backfill()`, plus similarity
  * search and maintenance on the same tables.
  * @typeParam Id - the source key's type as Drizzle maps it (`number`, `string`, `bigint`…).
+ * @example
+ * ```ts
+ * const store: DrizzleStore<number> = drizzleStore({ db, source, target });
+ * await backfill({ provider, store });
+ * await store.createIndex();
+ * const duplicates = await store.findSimilar(42, { threshold: 0.95 });
+ * ```
  */
 export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   /**

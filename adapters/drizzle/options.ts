@@ -2,7 +2,13 @@ import type { SQL } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { AnyPgDatabase } from "./driver.js";
 
-/** A row of `Table` as Drizzle selects it (`typeof table.$inferSelect`). */
+/**
+ * A row of `Table` as Drizzle selects it (`typeof table.$inferSelect`): what `source.text` receives.
+ * @example
+ * ```ts
+ * const text = (s: SourceRow<typeof skills>) => `${s.name}: ${s.description}`;
+ * ```
+ */
 export type SourceRow<Table extends PgTable> = Table["$inferSelect"];
 
 /**

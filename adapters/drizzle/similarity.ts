@@ -4,7 +4,14 @@ import type { StoreConfig } from "./config.js";
 import { guard } from "./database-error.js";
 import type { AnyPgDatabase } from "./driver.js";
 
-/** A row found by a similarity search. */
+/**
+ * A row found by a similarity search.
+ * @example
+ * ```ts
+ * const [best] = await store.nearest(queryVector, { limit: 1 });
+ * if (best && best.similarity > 0.8) console.log(best.id);
+ * ```
+ */
 export interface SimilarRow<Id = unknown> {
   /** The source row's key. */
   readonly id: Id;
