@@ -90,6 +90,8 @@ async function backfillEmbeddings(): Promise<number> {
       provider,
       store,
       minIntervalMs: 150,
+      // The plan wrapped every write in one transaction; `atomic: true` does that. The default commits
+      // each batch, so a failed run keeps its work and the next run resumes.
       onProgress: consoleReporter(),
       signal: interrupted.signal,
     }).finally(() => process.off("SIGINT", interrupt));
