@@ -49,14 +49,19 @@ function duration(ms: number | undefined): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
+/** `1 request`, `2 requests`. */
+function count(n: number, noun: string): string {
+  return `${number.format(n)} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 function summary(e: BackfillProgress<unknown>): string {
   const parts = [
     `${number.format(e.embedded)} embedded`,
     `${number.format(e.skipped)} skipped`,
-    `${number.format(e.tokens)} tokens`,
-    `${number.format(e.requests)} requests`,
+    count(e.tokens, "token"),
+    count(e.requests, "request"),
   ];
-  if (e.retries > 0) parts.push(`${number.format(e.retries)} retries`);
+  if (e.retries > 0) parts.push(count(e.retries, "retry").replace("retrys", "retries"));
   if (e.rateLimited > 0) parts.push(`${number.format(e.rateLimited)} × 429`);
   if (e.failed > 0) parts.push(`${number.format(e.failed)} failed`);
   return parts.join(", ");
@@ -114,11 +119,9 @@ export function consoleReporter<Id = unknown>(
   return (e) => {
     switch (e.type) {
       case "start":
-        print(
-          e.pending === undefined
-            ? "Scanning for rows to embed…"
-            : `Found ${number.format(e.pending)} rows to embed`,
-        );
+        if (e.pending === 0) print("Nothing to embed: every row's embedding is current");
+        else if (e.pending === undefined) print("Scanning for rows to embed…");
+        else print(`Found ${count(e.pending, "row")} to embed`);
         return;
       case "retry":
         if (mode === "lines")

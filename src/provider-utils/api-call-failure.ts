@@ -47,7 +47,9 @@ function message(ctx: CallContext, reason: APICallErrorReason, status?: number, 
   if (reason === "connection" && !ctx.hints?.connection) {
     hint = `Could not reach ${ctx.url}: check the network and \`baseURL\`; retry.`;
   }
-  return `${ctx.label} embeddings request (model "${ctx.model}") ${what} (${reason})${detail ? `: ${detail}` : ""}. ${hint}`;
+  // The API's own message usually ends with a period already: do not add a second one.
+  const said = detail ? `: ${detail.trim().replace(/[.!]+$/, "")}` : "";
+  return `${ctx.label} embeddings request (model "${ctx.model}") ${what} (${reason})${said}. ${hint}`;
 }
 
 /** An HTTP error answer. `body` is the parsed body when the SDK parsed it, `text` the raw body. */

@@ -24,6 +24,23 @@ describe("consoleReporter", () => {
     expect(out).not.toContain("confidential");
   });
 
+  test("a run with nothing to do says so, and counts are singular where they are one", async () => {
+    const rows = memoryStore({ rows: [{ id: 1, text: "one skill" }] });
+    await backfill({ provider: scriptedProvider(), store: rows });
+    const { chunks, stream } = capture(false);
+    await backfill({ provider: scriptedProvider(), store: rows, onProgress: consoleReporter({ stream }) });
+    expect(chunks[0]).toBe("Nothing to embed: every row's embedding is current\n");
+    const single = capture(false);
+    await backfill({
+      provider: scriptedProvider(),
+      store: memoryStore({ rows: [{ id: 1, text: "x" }] }),
+      onProgress: consoleReporter({ stream: single.stream }),
+    });
+    expect(single.chunks.join("")).toMatch(
+      /Found 1 row to embed\n[\s\S]*1 embedded, 0 skipped, 1 token, 1 request in/,
+    );
+  });
+
   test("rowLines prints the original script's [i/N] label lines", async () => {
     const { chunks, stream } = capture(false);
     await backfill({
