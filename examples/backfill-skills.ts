@@ -86,7 +86,7 @@ async function backfillEmbeddings(): Promise<number> {
     const interrupted = new AbortController();
     const interrupt = () => interrupted.abort(new Error("Interrupted (Ctrl-C): written batches are kept"));
     process.once("SIGINT", interrupt);
-    const report = await backfill({
+    await backfill({
       provider,
       store,
       minIntervalMs: 150,
@@ -95,9 +95,6 @@ async function backfillEmbeddings(): Promise<number> {
       onProgress: consoleReporter(),
       signal: interrupted.signal,
     }).finally(() => process.off("SIGINT", interrupt));
-    if (report.scanned === 0) {
-      console.log(`Nothing to embed: every skill's embedding is current (${report.requests} requests sent)`);
-    }
 
     // The plan's verification: every skill has an embedding...
     const withoutEmbedding = await db

@@ -96,10 +96,7 @@ async function main(): Promise<number> {
       },
     });
 
-    const report = await backfill({ provider, store, onProgress: consoleReporter() });
-    if (report.scanned === 0) {
-      console.log(`Nothing to embed: every row's embedding is current (${report.requests} requests sent)`);
-    }
+    await backfill({ provider, store, onProgress: consoleReporter() });
 
     const [unembedded] = await db
       .select({ rows: count() })

@@ -77,7 +77,7 @@ describe("examples/backfill-skills.ts", () => {
     expect(output).toMatch(
       /^VOYAGE_API_KEY is not set: using the local Voyage emulator at http:\/\/127\.0\.0\.1:\d+\/voyage\/v1/m,
     );
-    expect(output).toMatch(/^Backfill complete: 104 embedded, 0 skipped, [\d,]+ tokens, 1 requests/m);
+    expect(output).toMatch(/^Backfill complete: 104 embedded, 0 skipped, [\d,]+ tokens, 1 request in/m);
     expect(output).toMatch(
       /^Verification \(skills LEFT JOIN skill_embeddings WHERE se\.id IS NULL\): 0 rows$/m,
     );
@@ -90,7 +90,8 @@ describe("examples/backfill-skills.ts", () => {
     expect(runs.second.code, shown(runs.second)).toBe(0);
     expect(voyageRequestsOnRerun).toBe(0);
     expect(output).not.toMatch(/emulator/i);
-    expect(output).toMatch(/^Nothing to embed: every skill's embedding is current \(0 requests sent\)$/m);
+    expect(output).toMatch(/^Nothing to embed: every row's embedding is current$/m);
+    expect(output).toMatch(/^Backfill complete: 0 embedded, 0 skipped, 0 tokens, 0 requests in /m);
     expect(output).toMatch(COVERAGE_COMPLETE);
   });
 
@@ -124,7 +125,9 @@ describe("examples/openai-same-row.ts", () => {
 
   it("re-runs with no embedding request but the search query's", () => {
     expect(runs.openaiSecond.code, shown(runs.openaiSecond)).toBe(0);
-    expect(runs.openaiSecond.output).toMatch(/\(0 requests sent\)$/m);
+    expect(runs.openaiSecond.output).toMatch(
+      /^Backfill complete: 0 embedded, 0 skipped, 0 tokens, 0 requests in /m,
+    );
     expect(runs.openaiSecond.output).toMatch(COVERAGE_COMPLETE);
     expect(openaiCallsOnRerun).toEqual([
       expect.objectContaining({
