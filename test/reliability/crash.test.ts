@@ -1,0 +1,173 @@
+/*
+ * Crashes: a backfill in a child process is killed with SIGKILL at seeded points (a request in
+ * flight, a batch being written; on the real server also a random moment), on file-backed PGlite and
+ * on the real server; before that, an atomic run is killed during its writes (it must leave nothing
+ * behind) and a run fails cleanly on a refused key. The last run resumes and completes. After every
+ * run: no duplicate or missing rows, and every stored vector is the embedding of its row's current
+ * text. Every worker's whole output is searched for the API key.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
+import { drizzle } from "drizzle-orm/pglite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EmulatorServer } from "../../src/testing/index.js";
+import { createEmbeddingsEmulator } from "../../src/testing/index.js";
+import type { AnyDb, TestDatabase } from "../support/index.js";
+import {
+  describeOnServer,
+  type ItemRow,
+  itemTables,
+  resetEmulator,
+  resetItems,
+  seedRow,
+  VOYAGE_KEY,
+  verifyEmbeddings,
+  writeTally,
+} from "./harness.js";
+import { type KillPoint, runWorker, SEED, seeded, type WorkerResult, workerOutput } from "./processes.js";
+
+writeTally("crash");
+
+const ROWS = 160;
+const tables = itemTables("crash");
+const rows: ItemRow[] = Array.from({ length: ROWS }, (_, i) => seedRow(i + 1));
+const OPTIONS = { maxInputsPerRequest: 20, concurrency: 2, pageSize: 50, retryMinDelayMs: 5 };
+/* Every write statement sleeps a little, so a kill after `@write` lands inside the transaction. */
+const SLOW_WRITES = `
+  create function rel_slow_write() returns trigger language plpgsql as $$
+  begin perform pg_sleep(0.03); return null; end $$;
+  create trigger rel_slow_write after insert or update on rel_item_embeddings_crash
+    for each statement execute function rel_slow_write();`;
+
+const emulator = createEmbeddingsEmulator({ latency: { baseMs: 25 } });
+let server: EmulatorServer;
+beforeAll(async () => {
+  server = await emulator.listen();
+});
+afterAll(async () => {
+  resetEmulator(emulator);
+  await server.close();
+  // Whatever the workers printed (reporter lines, errors): never the API key.
+  expect(workerOutput.join("\n")).not.toContain(VOYAGE_KEY);
+});
+
+/** How one backend is reached: by the workers, and by the test for checking. */
+interface Backend {
+  /** The worker's W_DB for run `i` (the real server alternates drivers). */
+  worker(i: number): string;
+  /** Runs `work` with a database on the data (PGlite: opened only while no worker runs). */
+  use<T>(work: (db: AnyDb) => Promise<T>): Promise<T>;
+}
+
+/** Runs the worker, again while a killed predecessor's advisory lock has not yet been freed. */
+async function run(
+  backend: Backend,
+  i: number,
+  options: Record<string, unknown>,
+  kill?: KillPoint,
+): Promise<WorkerResult> {
+  for (let attempt = 0; ; attempt++) {
+    const result = await runWorker(
+      { db: backend.worker(i), table: "crash", voyageURL: server.voyageBaseUrl, options },
+      kill,
+    );
+    if (result.code !== 3 || attempt === 20) return result;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The kill points of one backend: a request in flight, a batch being written, a random moment. */
+function killPoints(random: (min: number, max: number) => number, randomMoment: boolean): KillPoint[] {
+  const kills: KillPoint[] = [
+    { on: "embed", n: random(2, 3), delayMs: random(0, 15) },
+    { on: "write", n: random(1, 2), delayMs: random(0, 20) },
+  ];
+  if (randomMoment) kills.push({ on: "embed", n: 1, delayMs: random(20, 100) });
+  return kills;
+}
+
+function crashTests(backend: () => Backend, options: { randomMoment: boolean }) {
+  const random = seeded(SEED);
+  const atomicKill: KillPoint = { on: "write", n: random(2, 4), delayMs: random(0, 10) };
+  const kills = killPoints(random, options.randomMoment);
+
+  it(`atomic SIGKILL ${JSON.stringify(atomicKill)}; a refused key; SIGKILL ${kills.map((k) => JSON.stringify(k)).join(", ")}; the next run completes`, async () => {
+    const b = backend();
+    let i = 0;
+    // All or nothing: killed during its writes, an atomic run leaves nothing behind.
+    const atomic = await run(b, i++, { ...OPTIONS, atomic: true }, atomicKill);
+    expect(atomic.killed, atomic.output).toBe(true);
+    expect(await b.use((db) => verifyEmbeddings(db, tables))).toMatchObject({ rows: ROWS, current: 0 });
+
+    // A clean failure: the worker prints the error as an application would (console.error).
+    emulator.inject("invalid_key", { afterRequests: 2 });
+    const refused = await run(b, i++, OPTIONS);
+    expect(refused.code, refused.output).toBe(1);
+    expect(refused.output).toMatch(/BackfillError[\s\S]*APICallError[\s\S]*authentication/);
+    expect(refused.output).not.toContain(VOYAGE_KEY);
+    let before = (await b.use((db) => verifyEmbeddings(db, tables))).current;
+    expect(before).toBeGreaterThan(0);
+
+    for (const kill of kills) {
+      const result = await run(b, i++, OPTIONS, kill);
+      expect(
+        result.killed,
+        `${JSON.stringify(kill)} should land before the run ends:\n${result.output}`,
+      ).toBe(true);
+      const after = await b.use((db) => verifyEmbeddings(db, tables));
+      expect(after.rows).toBe(ROWS);
+      expect(after.current).toBeGreaterThanOrEqual(before);
+      before = after.current;
+    }
+    expect(before).toBeLessThan(ROWS);
+    const last = await run(b, i++, OPTIONS);
+    expect(last.code, last.output).toBe(0);
+    // It resumed: only the rows still pending were embedded.
+    expect(last.report).toMatchObject({ pending: ROWS - before, embedded: ROWS - before, failed: 0 });
+    expect(await b.use((db) => verifyEmbeddings(db, tables))).toMatchObject({ rows: ROWS, current: ROWS });
+  });
+}
+
+describe("reliability: crashes [pglite, file-backed]", () => {
+  const dir = mkdtempSync(join(tmpdir(), "relay-crash-"));
+  const open = async <T>(work: (client: PGlite) => Promise<T>): Promise<T> => {
+    const client = await PGlite.create(dir, { extensions: { vector } });
+    try {
+      return await work(client);
+    } finally {
+      await client.close();
+    }
+  };
+  const backend: Backend = {
+    worker: () => `pglite:${dir}`,
+    use: (work) => open((client) => work(drizzle({ client }) as unknown as AnyDb)),
+  };
+  beforeAll(async () => {
+    await open(async (client) => {
+      await client.exec(`create extension if not exists vector; ${tables.ddl} ${SLOW_WRITES}`);
+      await resetItems(drizzle({ client }) as unknown as AnyDb, tables, rows);
+    });
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  crashTests(() => backend, { randomMoment: false });
+});
+
+describeOnServer("reliability: crashes", (database) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await database.create();
+    await t.exec(tables.ddl + SLOW_WRITES);
+    await resetItems(t.db, tables, rows);
+  });
+  afterAll(() => t?.close());
+  crashTests(
+    () => ({
+      worker: (i) => `${i % 2 === 0 ? "node-postgres" : "postgres.js"}:${t.url}`,
+      use: (work) => work(t.db),
+    }),
+    { randomMoment: true },
+  );
+});
