@@ -72,24 +72,29 @@ export function textArray(values: readonly string[]): Buffer {
 
 const COPY_SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 
-/** One row of the staging table: key and hash as text, the vector. */
-export interface StagedRow {
-  readonly key: string;
-  readonly hash: string;
-  readonly embedding: Float32Array;
+/**
+ * One field of a binary COPY row: a string is sent as UTF-8 (the binary form of `text`/`varchar`),
+ * a `Float32Array` as a pgvector `vector`, a `Buffer` as already-encoded bytes, `null` as NULL.
+ */
+export type CopyField = string | Float32Array | Buffer | null;
+
+function fieldSize(field: CopyField): number {
+  if (field === null) return 0;
+  if (typeof field === "string") return Buffer.byteLength(field, "utf8");
+  if (field instanceof Float32Array) return vectorSize(field.length);
+  return field.length;
 }
 
 /**
- * A `COPY … FROM … (FORMAT binary)` file of `(key text, hash text, embedding vector)` rows: the
- * signature, flags and extension length, then per row an int16 field count and each field as int32
- * length + bytes, then an int16 -1 trailer.
+ * A `COPY … FROM … (FORMAT binary)` file: the signature, flags and extension length, then per row an
+ * int16 field count and each field as int32 length + bytes (-1 for NULL), then an int16 -1 trailer.
  */
-export function copyFile(rows: readonly StagedRow[]): Buffer {
-  const keys = rows.map((row) => Buffer.from(row.key, "utf8"));
+export function copyFile(rows: readonly (readonly CopyField[])[]): Buffer {
   let size = COPY_SIGNATURE.length + 8 + 2;
-  rows.forEach((row, i) => {
-    size += 2 + 4 + keys[i]!.length + 4 + Buffer.byteLength(row.hash) + 4 + vectorSize(row.embedding.length);
-  });
+  for (const row of rows) {
+    size += 2;
+    for (const field of row) size += 4 + fieldSize(field);
+  }
   const buffer = Buffer.allocUnsafe(size);
   const view = viewOf(buffer);
   COPY_SIGNATURE.copy(buffer, 0);
@@ -97,18 +102,27 @@ export function copyFile(rows: readonly StagedRow[]): Buffer {
   view.setInt32(at, 0);
   view.setInt32(at + 4, 0);
   at += 8;
-  rows.forEach((row, i) => {
-    const key = keys[i]!;
-    view.setInt16(at, 3);
-    view.setInt32(at + 2, key.length);
-    buffer.set(key, at + 6);
-    at += 6 + key.length;
-    const written = buffer.write(row.hash, at + 4, "utf8");
-    view.setInt32(at, written);
-    at += 4 + written;
-    view.setInt32(at, vectorSize(row.embedding.length));
-    at = writeVector(view, at + 4, row.embedding);
-  });
+  for (const row of rows) {
+    view.setInt16(at, row.length);
+    at += 2;
+    for (const field of row) {
+      if (field === null) {
+        view.setInt32(at, -1);
+        at += 4;
+      } else if (typeof field === "string") {
+        const written = buffer.write(field, at + 4, "utf8");
+        view.setInt32(at, written);
+        at += 4 + written;
+      } else if (field instanceof Float32Array) {
+        view.setInt32(at, vectorSize(field.length));
+        at = writeVector(view, at + 4, field);
+      } else {
+        view.setInt32(at, field.length);
+        buffer.set(field, at + 4);
+        at += 4 + field.length;
+      }
+    }
+  }
   view.setInt16(at, -1);
   return buffer;
 }

@@ -11,11 +11,18 @@ export interface ColumnInfo {
   readonly typmod: number;
 }
 
-/** `"schema"."name"` as `to_regclass()` reads it, so names with capitals or quotes resolve exactly. */
-function regclassText(table: TableName): string {
-  const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
-  return table.schema === undefined ? quote(table.name) : `${quote(table.schema)}.${quote(table.name)}`;
+/** `"name"`, with inner quotes doubled: an identifier PostgreSQL reads back exactly. */
+export function quoteIdentifier(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
 }
+
+/** `"schema"."name"`: for `to_regclass()` and for statements that cannot take Drizzle SQL (COPY). */
+export function qualifiedName(table: TableName): string {
+  const name = quoteIdentifier(table.name);
+  return table.schema === undefined ? name : `${quoteIdentifier(table.schema)}.${name}`;
+}
+
+const regclassText = qualifiedName;
 
 /** Installed version of the `vector` extension, and whether the server could install it. */
 export async function vectorExtension(

@@ -22,6 +22,11 @@ function driverError(error: unknown): DriverError | undefined {
   return current instanceof Error ? { message: current.message } : undefined;
 }
 
+/** The SQLSTATE of a database error (`"23505"`…), looking through Drizzle's wrapper. */
+export function sqlState(error: unknown): string | undefined {
+  return driverError(error)?.code;
+}
+
 function innermost(error: unknown): unknown {
   let current = error;
   while (current instanceof Error && (current as { query?: unknown }).query !== undefined && current.cause) {

@@ -63,6 +63,14 @@ export async function selectPage(
   }));
 }
 
+/** A source row locked for a write, and whether the target already holds a row for it. */
+export interface LockedRow {
+  readonly key: unknown;
+  readonly row: Record<string, unknown>;
+  /** Separate-table layout: the target has a row for this key (an upsert updates it). */
+  readonly stored: boolean;
+}
+
 /**
  * The source rows with these keys, locked until the transaction ends so their text cannot change
  * before the vectors are written (`FOR SHARE`; `FOR NO KEY UPDATE` when the write updates them).
@@ -71,20 +79,31 @@ export async function lockRows(
   config: StoreConfig,
   tx: AnyPgDatabase,
   keys: readonly unknown[],
-): Promise<{ key: unknown; row: Record<string, unknown> }[]> {
-  const { source } = config;
-  const strength = config.layout === "same-row" ? "no key update" : "share";
-  const out: { key: unknown; row: Record<string, unknown> }[] = [];
+): Promise<LockedRow[]> {
+  const { source, target } = config;
+  const separate = config.layout === "separate";
+  const strength = separate ? "share" : "no key update";
+  const out: LockedRow[] = [];
   // Far below the 65,535 bind parameters a statement may carry.
   const chunk = 10_000;
   for (let start = 0; start < keys.length; start += chunk) {
-    const rows = await tx
-      .select({ key: source.key, row: source.columns })
+    // A join, not a correlated subquery: Drizzle writes select-list columns of a single-table query
+    // without their table, which a subquery on the target would resolve to its own columns.
+    let query = tx
+      .select({
+        key: source.key,
+        row: source.columns,
+        stored: (separate ? sql<number>`(${target.key} is not null)::int` : sql<number>`1`).mapWith(Number),
+      })
       .from(source.table)
+      .$dynamic();
+    if (separate) query = query.leftJoin(target.table, eq(target.key, source.key));
+    const rows = await query
       .where(and(inArray(source.key, keys.slice(start, start + chunk)), source.filter))
       .orderBy(asc(source.key))
-      .for(strength);
-    out.push(...(rows as { key: unknown; row: Record<string, unknown> }[]));
+      // OF: the target is on the nullable side of the join, which cannot be locked (nor needs to be).
+      .for(strength, { of: source.table });
+    for (const found of rows) out.push({ key: found.key, row: found.row, stored: found.stored === 1 });
   }
   return out;
 }

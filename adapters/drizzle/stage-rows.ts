@@ -1,15 +1,25 @@
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { sql } from "drizzle-orm";
 import { StoreError } from "../../src/errors/index.js";
-import { copyFile, type StagedRow, textArray, vectorArray, vectorText } from "./binary.js";
+import { copyFile, textArray, vectorArray, vectorText } from "./binary.js";
 import { vectorTypeOid } from "./catalog.js";
-import { type AnyPgDatabase, clientOf, driverOf } from "./driver.js";
+import { copyIn } from "./copy-in.js";
+import type { TargetCopy } from "./copy-new-rows.js";
+import { type AnyPgDatabase, driverOf } from "./driver.js";
 import type { StagedRows } from "./upsert.js";
+
+/** One row to write: the key in text form, the hash of the embedded text, the vector. */
+export interface StagedRow {
+  readonly key: string;
+  readonly hash: string;
+  readonly embedding: Float32Array;
+}
 
 /** What a store remembers between writes. */
 export interface WriteCache {
+  /** Oid of the `vector` type (binary array parameters name it). */
   vectorOid?: number;
+  /** How to COPY new rows into the target; `null` when it cannot. */
+  targetCopy?: TargetCopy | null;
 }
 
 /** Below the 65,535 bind parameters of one statement, at 3 parameters a row. */
@@ -27,29 +37,13 @@ const CREATE_STAGING = sql.raw(`do $$ begin
   end if;
 end $$`);
 
-const COPY_COLUMNS = `${STAGING} (key, hash, embedding)`;
-
-interface PgliteClient {
-  query(query: string, params: unknown[], options: { blob: Blob }): Promise<unknown>;
-}
-
-interface PostgresJsClient {
-  unsafe(query: string): { writable(): Promise<NodeJS.WritableStream> };
-}
-
 async function copyToStaging(tx: AnyPgDatabase, rows: readonly StagedRow[]): Promise<StagedRows> {
   await tx.execute(CREATE_STAGING);
-  const file = copyFile(rows);
-  if (driverOf(tx) === "pglite") {
-    const client = clientOf(tx) as PgliteClient;
-    await client.query(`copy ${COPY_COLUMNS} from '/dev/blob' with (format binary)`, [], {
-      blob: new Blob([file as Uint8Array<ArrayBuffer>]),
-    });
-  } else {
-    const client = clientOf(tx) as PostgresJsClient;
-    const writable = await client.unsafe(`copy ${COPY_COLUMNS} from stdin with (format binary)`).writable();
-    await pipeline(Readable.from([file]), writable);
-  }
+  await copyIn(
+    tx,
+    `copy ${STAGING} (key, hash, embedding)`,
+    copyFile(rows.map((row) => [row.key, row.hash, row.embedding])),
+  );
   // The upsert reads the staged rows and empties the table in one statement.
   return {
     with: sql.raw(`with v as (delete from ${STAGING} returning key, hash, embedding)`),

@@ -1,11 +1,11 @@
 import type { EmbeddingRecord, WriteOptions, WriteResult } from "../../src/contracts/embedding-store.js";
 import { DimensionMismatchError } from "../../src/errors/index.js";
-import type { StagedRow } from "./binary.js";
 import type { StoreConfig } from "./config.js";
+import { copyNewRows } from "./copy-new-rows.js";
 import { guard } from "./database-error.js";
 import type { AnyPgDatabase } from "./driver.js";
-import { formatKey, lockRows, textOf } from "./source-rows.js";
-import { stageRows, type WriteCache } from "./stage-rows.js";
+import { formatKey, type LockedRow, lockRows, textOf } from "./source-rows.js";
+import { type StagedRow, stageRows, type WriteCache } from "./stage-rows.js";
 import { upsertStatement } from "./upsert.js";
 
 /** The key as text, the way it is sent and cast back (`serial` 7 → "7", bigint 2n → "2"). */
@@ -28,8 +28,9 @@ function checkDimensions(config: StoreConfig, records: readonly EmbeddingRecord[
 /**
  * Writes one batch as one transaction (a savepoint inside `store.transaction()`), compare-and-set:
  * locks the batch's source rows, recomputes their text hashes, and writes only the records whose
- * hash still matches. Edited, deleted or filtered-out rows come back as `conflicts`. An abort before
- * the commit rolls the whole batch back.
+ * hash still matches. Edited, deleted or filtered-out rows come back as `conflicts`. Rows without a
+ * target row are COPYed in; the others are upserted. An abort before the commit rolls the whole
+ * batch back.
  */
 export async function writeRecords<Id>(
   config: StoreConfig,
@@ -52,7 +53,7 @@ export async function writeRecords<Id>(
     operation,
     () =>
       db.transaction(async (tx) => {
-        const current = new Map<string, { key: unknown; row: Record<string, unknown> }>();
+        const current = new Map<string, LockedRow>();
         for (const found of await lockRows(
           config,
           tx,
@@ -60,25 +61,30 @@ export async function writeRecords<Id>(
         )) {
           current.set(keyText(config, found.key), found);
         }
-        const accepted: StagedRow[] = [];
+        const fresh: StagedRow[] = [];
+        let stored: StagedRow[] = [];
         const conflicts: Id[] = [];
         for (const [key, record] of wanted) {
           const found = current.get(key);
           if (found && textOf(config, found.key, found.row).hash === record.hash) {
-            accepted.push({ key, hash: record.hash, embedding: record.embedding });
+            const row = { key, hash: record.hash, embedding: record.embedding };
+            (found.stored ? stored : fresh).push(row);
           } else {
             conflicts.push(record.id);
           }
         }
         signal?.throwIfAborted();
-        if (accepted.length > 0) {
-          await stageRows(tx, accepted, { binary: config.binaryWrites, cache }, async (rows) => {
+        if (fresh.length > 0 && !(await copyNewRows(config, tx, fresh, options.model, cache))) {
+          stored = stored.concat(fresh);
+        }
+        if (stored.length > 0) {
+          await stageRows(tx, stored, { binary: config.binaryWrites, cache }, async (rows) => {
             await tx.execute(upsertStatement(config, rows, options.model));
           });
         }
         // Throwing here rolls the batch back: nothing of it stays written.
         signal?.throwIfAborted();
-        return { written: accepted.length, conflicts };
+        return { written: wanted.size - conflicts.length, conflicts };
       }),
     signal,
   );

@@ -6,17 +6,16 @@
  *   (or: bash .ci/postgres.sh run npx tsx test/adapters/measure-write.ts)
  *
  * Settings (environment): ROWS (default 20000; PGlite uses ROWS / 4), DIMENSIONS (1024), BATCH (1000).
- * Each write() is one batch: the compare-and-set read of the source rows, the binary upsert, the commit.
- * The baseline COPYs the same rows, batch by batch, into a plain table with no index.
+ * Each write() is one batch in one transaction: the compare-and-set read of the source rows, then
+ * COPY (new rows) or a binary upsert (existing rows), then the commit. The baseline COPYs the same
+ * rows, batch by batch (each in a transaction), into a plain table with no index.
  */
 import net from "node:net";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import type { PGlite } from "@electric-sql/pglite";
 import { integer, pgTable, text, vector } from "drizzle-orm/pg-core";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { copyFile, type StagedRow } from "../../adapters/drizzle/binary.js";
+import { copyFile } from "../../adapters/drizzle/binary.js";
+import { copyIn } from "../../adapters/drizzle/copy-in.js";
 import { drizzleStore } from "../../adapters/drizzle/index.js";
 import type { EmbeddingRecord } from "../../src/contracts/embedding-store.js";
 import { hashText } from "../../src/hash.js";
@@ -45,7 +44,7 @@ const DDL = `
   create table item_embeddings (item_id integer primary key, embedding vector(${DIMENSIONS}) not null,
     model text not null, hash text not null);
   create table docs (id integer primary key, body text not null, embedding vector(${DIMENSIONS}), model text, hash text);
-  create table raw_copy (item_id text, hash text, embedding vector(${DIMENSIONS}));`;
+  create table raw_copy (item_id integer, embedding vector(${DIMENSIONS}), model text, hash text);`;
 
 const TARGET = { provider: "bench", model: "bench-1024", dimensions: DIMENSIONS };
 
@@ -129,8 +128,28 @@ async function measureStore(t: TestDatabase, data: EmbeddingRecord<number>[], la
   }
 }
 
-const staged = (batch: EmbeddingRecord<number>[]): StagedRow[] =>
-  batch.map((record) => ({ key: String(record.id), hash: record.hash, embedding: record.embedding }));
+/** The baseline's COPY file: the same rows, in the target's shape (int4 key, vector, model, hash). */
+function rawFile(batch: readonly EmbeddingRecord<number>[]): Buffer {
+  return copyFile(
+    batch.map((record) => {
+      const key = Buffer.allocUnsafe(4);
+      key.writeInt32BE(record.id);
+      return [key, record.embedding, TARGET.model, record.hash];
+    }),
+  );
+}
+
+/** Raw binary COPY into a plain table (no index, no upsert), one COPY per batch, as the baseline. */
+async function measureRawCopy(t: TestDatabase, data: EmbeddingRecord<number>[], label = ""): Promise<void> {
+  const copy = (rows: readonly EmbeddingRecord<number>[]) =>
+    t.db.transaction((tx) => copyIn(tx, "copy raw_copy (item_id, embedding, model, hash)", rawFile(rows)));
+  await t.exec("truncate raw_copy");
+  await timed(`raw binary COPY${label}, ${BATCH}-row batches (baseline)`, data.length, async () => {
+    for (const batch of batches(data)) await copy(batch);
+  });
+  await t.exec("truncate raw_copy");
+  await timed(`raw binary COPY${label}, one statement`, data.length, () => copy(data));
+}
 
 /*
  * postgres.js leaves Nagle's algorithm on: the small message that ends a large one (COPY's CopyDone,
@@ -144,48 +163,9 @@ const noDelaySocket = ({ host, port }: { host: string[]; port: number[] }) =>
     socket.once("error", reject);
   });
 
-function postgresJs(url: string, noDelay: boolean) {
-  return postgres(url, {
-    max: 2,
-    onnotice: () => {},
-    ...(noDelay ? { socket: noDelaySocket } : {}),
-  } as postgres.Options<Record<string, postgres.PostgresType>>);
-}
-
-async function measureServerCopy(t: TestDatabase, data: EmbeddingRecord<number>[]): Promise<void> {
-  // The baseline gets the fastest client: TCP_NODELAY.
-  const sql = postgresJs(t.url!, true);
-  const copy = async (batch: EmbeddingRecord<number>[]) => {
-    const writable = await sql
-      .unsafe("copy raw_copy (item_id, hash, embedding) from stdin with (format binary)")
-      .writable();
-    await pipeline(Readable.from([copyFile(staged(batch))]), writable);
-  };
-  try {
-    await timed(`raw binary COPY, ${BATCH}-row batches (baseline)`, data.length, async () => {
-      for (const batch of batches(data)) await copy(batch);
-    });
-    await sql.unsafe("truncate raw_copy");
-    await timed("raw binary COPY, one statement (baseline)", data.length, () => copy(data));
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
-
-async function measurePgliteCopy(t: TestDatabase, data: EmbeddingRecord<number>[]): Promise<void> {
-  const client = (t.db as unknown as { $client: PGlite }).$client;
-  await timed(`raw binary COPY, ${BATCH}-row batches (baseline)`, data.length, async () => {
-    for (const batch of batches(data)) {
-      const blob = new Blob([copyFile(staged(batch)) as Uint8Array<ArrayBuffer>]);
-      await client.query(
-        "copy raw_copy (item_id, hash, embedding) from '/dev/blob' with (format binary)",
-        [],
-        {
-          blob,
-        },
-      );
-    }
-  });
+function postgresJs(url: string) {
+  const options = { max: 4, onnotice: () => {}, socket: noDelaySocket };
+  return postgres(url, options as postgres.Options<Record<string, postgres.PostgresType>>);
 }
 
 async function main(): Promise<void> {
@@ -201,21 +181,14 @@ async function main(): Promise<void> {
     try {
       await seed(t, rows);
       console.log(`\n${factory.driver as DriverName}: ${rows} rows`);
-      if (t.realServer) {
-        // One baseline per server is enough: postgres.js measures it for both drivers.
-        if (factory.driver === "postgres.js") await measureServerCopy(t, data);
-      } else {
-        await measurePgliteCopy(t, data);
-      }
+      await measureRawCopy(t, data);
       await measureStore(t, data);
       if (factory.driver === "postgres.js") {
-        const client = postgresJs(t.url!, true);
+        const client = postgresJs(t.url!);
         try {
-          await measureStore(
-            { ...t, db: drizzle({ client }) as unknown as TestDatabase["db"] },
-            data,
-            " [TCP_NODELAY socket]",
-          );
+          const fast = { ...t, db: drizzle({ client }) as unknown as TestDatabase["db"] };
+          await measureRawCopy(fast, data, " [TCP_NODELAY]");
+          await measureStore(fast, data, " [TCP_NODELAY]");
         } finally {
           await client.end({ timeout: 5 });
         }
