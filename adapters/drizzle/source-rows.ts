@@ -1,8 +1,9 @@
-import { and, asc, eq, gt, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
 import { StoreError } from "../../src/errors/index.js";
 import { hashText } from "../../src/hash.js";
 import type { StoreConfig } from "./config.js";
 import type { AnyPgDatabase } from "./driver.js";
+import { keyIn } from "./key-type.js";
 
 /** A source row with what the target holds for it. */
 export interface SourceRowState {
@@ -72,40 +73,34 @@ export interface LockedRow {
 }
 
 /**
- * The source rows with these keys, locked until the transaction ends so their text cannot change
- * before the vectors are written (`FOR SHARE`; `FOR NO KEY UPDATE` when the write updates them).
+ * The source rows with these keys (in text form), locked until the transaction ends so their text
+ * cannot change before the vectors are written (`FOR SHARE`; `FOR NO KEY UPDATE` when the write
+ * updates them).
  */
 export async function lockRows(
   config: StoreConfig,
   tx: AnyPgDatabase,
-  keys: readonly unknown[],
+  keys: readonly string[],
 ): Promise<LockedRow[]> {
   const { source, target } = config;
   const separate = config.layout === "separate";
-  const strength = separate ? "share" : "no key update";
-  const out: LockedRow[] = [];
-  // Far below the 65,535 bind parameters a statement may carry.
-  const chunk = 10_000;
-  for (let start = 0; start < keys.length; start += chunk) {
-    // A join, not a correlated subquery: Drizzle writes select-list columns of a single-table query
-    // without their table, which a subquery on the target would resolve to its own columns.
-    let query = tx
-      .select({
-        key: source.key,
-        row: source.columns,
-        stored: (separate ? sql<number>`(${target.key} is not null)::int` : sql<number>`1`).mapWith(Number),
-      })
-      .from(source.table)
-      .$dynamic();
-    if (separate) query = query.leftJoin(target.table, eq(target.key, source.key));
-    const rows = await query
-      .where(and(inArray(source.key, keys.slice(start, start + chunk)), source.filter))
-      .orderBy(asc(source.key))
-      // OF: the target is on the nullable side of the join, which cannot be locked (nor needs to be).
-      .for(strength, { of: source.table });
-    for (const found of rows) out.push({ key: found.key, row: found.row, stored: found.stored === 1 });
-  }
-  return out;
+  // A join, not a correlated subquery: Drizzle writes select-list columns of a single-table query
+  // without their table, which a subquery on the target would resolve to its own columns.
+  let query = tx
+    .select({
+      key: source.key,
+      row: source.columns,
+      stored: (separate ? sql<number>`(${target.key} is not null)::int` : sql<number>`1`).mapWith(Number),
+    })
+    .from(source.table)
+    .$dynamic();
+  if (separate) query = query.leftJoin(target.table, eq(target.key, source.key));
+  const rows = await query
+    .where(and(keyIn(source.key, keys), source.filter))
+    .orderBy(asc(source.key))
+    // OF: the target is on the nullable side of the join, which cannot be locked (nor needs to be).
+    .for(config.layout === "separate" ? "share" : "no key update", { of: source.table });
+  return rows.map((found) => ({ key: found.key, row: found.row, stored: found.stored === 1 }));
 }
 
 /** How a key prints in messages. */

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { StoreConfig } from "./config.js";
+import { keyType } from "./key-type.js";
 
 /**
  * Rows to write, as SQL: `from` is a FROM item named `v` with columns `key` (text), `hash` (text) and
@@ -12,13 +13,6 @@ export interface StagedRows {
 }
 
 const name = (column: PgColumn) => sql.identifier(column.name);
-
-/** The SQL type keys are cast back to from text (`serial` is `integer`). */
-function keyType(column: PgColumn): SQL {
-  const type = column.getSQLType();
-  // The type comes from the Drizzle column definition, never from data.
-  return sql.raw({ serial: "integer", bigserial: "bigint", smallserial: "smallint" }[type] ?? type);
-}
 
 /**
  * One statement writing every staged row: `INSERT … SELECT … ON CONFLICT (key) DO UPDATE` into a

@@ -54,11 +54,7 @@ export async function writeRecords<Id>(
     () =>
       db.transaction(async (tx) => {
         const current = new Map<string, LockedRow>();
-        for (const found of await lockRows(
-          config,
-          tx,
-          [...wanted.values()].map((record) => record.id),
-        )) {
+        for (const found of await lockRows(config, tx, [...wanted.keys()])) {
           current.set(keyText(config, found.key), found);
         }
         const fresh: StagedRow[] = [];
