@@ -1,0 +1,298 @@
+/*
+ * `npm run bench`: `backfill()` against the original plan's script and the Vercel AI SDK, on the same
+ * skills, against the loopback Voyage emulator (latency model, tier limits, 429s), on PGlite and
+ * optionally a real PostgreSQL. Each contender runs in its own process. See bench/RESULTS.md.
+ */
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { dirname, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { createEmbeddingsEmulator } from "../src/testing/index.js";
+import { lowerBound } from "./bounds.js";
+import { type DataOptions, summarize } from "./data.js";
+import { type DatabaseKind, dropSeed, prepareSeed, type SeedHandle } from "./db.js";
+import { emulatorComputeMs } from "./floors.js";
+import type { ContenderJob } from "./protocol.js";
+import { type Measured, renderReport, type WritePathMeasured } from "./report.js";
+import { runContender, runWritePath } from "./runner.js";
+import {
+  DEFAULT_ROWS,
+  DUPLICATE_RATE,
+  LATENCY,
+  librarySettings,
+  REQUEST_CAPS,
+  type Scenario,
+  SEED,
+  scenarios,
+  TIERS,
+} from "./scenarios.js";
+
+const HELP = `npm run bench [-- options]
+
+  --rows N           rows of the tier scenarios (default ${DEFAULT_ROWS})
+  --scenario a,b     scenarios to run: tier1, tier3 (default both), tier1-rate (rate-bound, ≥ 40,000
+                     rows, ~2 min), rss (peak RSS at 10,000 and 100,000 rows, several minutes), all
+  --pg               also run on the real PostgreSQL server of DATABASE_URL (else PGlite only)
+  --pg-only          only the real server
+  --driver NAME      real-server driver: node-postgres (default) or postgres.js
+  --smoke            the CI subset (≤ 60 s): 1,000 rows, tier 1, real server if DATABASE_URL is set;
+                     exits non-zero if a correctness target fails
+  --out FILE         where to write the Markdown report (default bench/RESULTS.md; bench/.out/smoke.md
+                     with --smoke)
+  --help`;
+
+const CHILD_TIMEOUT_MS = 30 * 60_000;
+const API_KEY = "pa-bench-emulator";
+
+interface Options {
+  readonly rows: number;
+  readonly scenarios: readonly string[];
+  readonly databases: readonly DatabaseKind[];
+  readonly serverUrl: string | undefined;
+  readonly smoke: boolean;
+  readonly out: string;
+  readonly notes: readonly string[];
+  readonly argv: readonly string[];
+}
+
+function options(): Options {
+  const argv = process.argv.slice(2);
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rows: { type: "string" },
+      scenario: { type: "string" },
+      pg: { type: "boolean", default: false },
+      "pg-only": { type: "boolean", default: false },
+      driver: { type: "string", default: "node-postgres" },
+      smoke: { type: "boolean", default: false },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const smoke = values.smoke;
+  const rows = values.rows ? Number(values.rows) : smoke ? 1_000 : DEFAULT_ROWS;
+  if (!Number.isSafeInteger(rows) || rows < 100) throw new Error("--rows: expected an integer ≥ 100");
+  const known = Object.keys(scenarios(rows));
+  const requested = (values.scenario ?? (smoke ? "tier1" : "tier1,tier3")).split(",").filter(Boolean);
+  const chosen = requested.includes("all") ? known : requested;
+  for (const name of chosen) {
+    if (!known.includes(name))
+      throw new Error(`--scenario: unknown '${name}' (known: ${known.join(", ")}, all)`);
+  }
+  const driver = values.driver as DatabaseKind;
+  if (driver !== "node-postgres" && driver !== "postgres.js") {
+    throw new Error("--driver: expected node-postgres or postgres.js");
+  }
+  const serverUrl = process.env.DATABASE_URL || undefined;
+  const notes: string[] = [];
+  let databases: DatabaseKind[] = ["pglite"];
+  const wantServer = values.pg || values["pg-only"] || (smoke && serverUrl !== undefined);
+  if (wantServer && serverUrl) {
+    databases = values["pg-only"] || smoke ? [driver] : ["pglite", driver];
+  } else if (wantServer) {
+    notes.push("DATABASE_URL is not set: PGlite only (`source .ci/postgres.sh start` gives a real server).");
+  } else {
+    notes.push(
+      "PGlite only: add `--pg` with DATABASE_URL set for the real server and the write-path target.",
+    );
+  }
+  const out = values.out ?? (smoke ? "bench/.out/smoke.md" : "bench/RESULTS.md");
+  return { rows, scenarios: chosen, databases, serverUrl, smoke, out, notes, argv };
+}
+
+const t0 = performance.now();
+function log(line: string): void {
+  process.stderr.write(`${`[${((performance.now() - t0) / 1000).toFixed(0)}s]`.padEnd(6)} ${line}\n`);
+}
+
+const int = (n: number) => n.toLocaleString("en-US");
+
+function dataFor(rows: number): DataOptions {
+  return { rows, seed: SEED, duplicateRate: DUPLICATE_RATE };
+}
+
+async function runScenario(
+  scenario: Scenario,
+  rows: number,
+  database: DatabaseKind,
+  seed: SeedHandle,
+  o: Options,
+): Promise<Measured[]> {
+  const limits = TIERS[scenario.tier];
+  const emulator = createEmbeddingsEmulator({
+    latency: LATENCY,
+    rateLimits: { ...limits },
+    maxRecordedCalls: 0,
+  });
+  const server = await emulator.listen();
+  const out: Measured[] = [];
+  try {
+    for (const contender of scenario.contenders) {
+      const job: ContenderJob = {
+        kind: "contender",
+        contender,
+        database,
+        serverUrl: o.serverUrl,
+        seed,
+        data: dataFor(rows),
+        voyageBaseUrl: server.voyageBaseUrl,
+        apiKey: API_KEY,
+        library: librarySettings(scenario.tier),
+        rerun: contender === "library" && scenario.rerun,
+      };
+      log(`  ${scenario.name} · ${database} · ${rows} rows · ${contender} …`);
+      const cpu = process.cpuUsage();
+      const run = await runContender(job, emulator, CHILD_TIMEOUT_MS);
+      const used = process.cpuUsage(cpu);
+      const m: Measured = {
+        scenario: scenario.name,
+        database,
+        rows,
+        contender,
+        run,
+        emulatorCpuMs: (used.user + used.system) / 1000,
+      };
+      log(
+        `    ${(run.first.wallMs / 1000).toFixed(2)} s, ${run.firstStats.requests} requests, ` +
+          `${run.firstStats.rateLimited} × 429, ${Math.round(run.first.peakRssKb / 1024)} MB` +
+          (run.first.error ? `, FAILED: ${run.first.error}` : ""),
+      );
+      out.push(m);
+    }
+  } finally {
+    await server.close();
+  }
+  return out;
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  } catch {
+    return "?";
+  }
+}
+
+async function main(): Promise<void> {
+  const o = options();
+  const started = performance.now();
+  const load = loadavg().map((x) => x.toFixed(1));
+  log(
+    `bench: ${o.databases.join(", ")}; scenarios ${o.scenarios.join(", ")}; load average ${load.join(" ")}`,
+  );
+  for (const note of o.notes) log(`bench: ${note}`);
+
+  const all = scenarios(o.rows);
+  const measured: Measured[] = [];
+  const writePaths: WritePathMeasured[] = [];
+  const rowCounts = new Set<number>();
+  const seeds = new Map<string, SeedHandle>();
+  const seedFor = async (database: DatabaseKind, rows: number) => {
+    // One seed per row count and server: the real-server drivers share their template database.
+    const key = `${database === "pglite" ? "pglite" : "server"}:${rows}`;
+    let seed = seeds.get(key);
+    if (!seed) {
+      log(`  seeding ${int(rows)} skills (${database === "pglite" ? "PGlite" : "server"}) …`);
+      seed = await prepareSeed(database, dataFor(rows), o.serverUrl);
+      seeds.set(key, seed);
+    }
+    return seed;
+  };
+  try {
+    for (const database of o.databases) {
+      // The write path on this database: drizzleStore.write() against a raw binary COPY, in batches
+      // of what `backfill()` writes with the scenarios' settings.
+      const writeRows = o.rows;
+      const batch = librarySettings(1).maxInputsPerRequest ?? 1_000;
+      log(`  write path · ${database} · ${int(writeRows)} rows · write() batches of ${batch} …`);
+      const result = await runWritePath(
+        {
+          kind: "write-path",
+          database,
+          serverUrl: o.serverUrl,
+          seed: await seedFor(database, writeRows),
+          data: dataFor(writeRows),
+          batch,
+          repeats: o.smoke ? 2 : 3,
+        },
+        CHILD_TIMEOUT_MS,
+      );
+      writePaths.push({ database, result });
+      for (const name of o.scenarios) {
+        const scenario = all[name]!;
+        const rowsList = name === "rss" ? [10_000, 100_000] : [scenario.rows];
+        for (const rows of rowsList) {
+          rowCounts.add(rows);
+          measured.push(...(await runScenario(scenario, rows, database, await seedFor(database, rows), o)));
+        }
+      }
+    }
+  } finally {
+    for (const seed of seeds.values()) await dropSeed(seed, o.serverUrl).catch(() => {});
+  }
+
+  const summaries = new Map([...rowCounts].map((rows) => [rows, summarize(dataFor(rows))]));
+  const emulatorFloors = new Map<number, number>();
+  for (const rows of rowCounts) {
+    // The rss scenario has no speed target: its 100,000-row floor would only cost time.
+    if (rows > 50_000) continue;
+    log(`  measuring the emulator's own time for ${int(rows)} skills …`);
+    emulatorFloors.set(rows, await emulatorComputeMs(dataFor(rows)));
+  }
+
+  const report = renderReport({
+    command: `npm run bench${o.argv.length ? ` -- ${o.argv.join(" ")}` : ""}`,
+    commit: gitCommit(),
+    date: new Date().toISOString().slice(0, 10),
+    machine: `Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average at start ${load.join(" / ")}`,
+    notes: o.notes,
+    scenarios: all,
+    measured,
+    writePaths,
+    summaries,
+    emulatorFloors,
+    bound: (scenario, rows, database) => {
+      const s = summaries.get(rows)!;
+      const copy = writePaths.find((w) => w.database === database);
+      const copyMsPerRow = copy ? copy.result.copyMs / copy.result.rows : 0;
+      const b = lowerBound({
+        inputs: s.distinct,
+        tokens: s.distinctTokens,
+        maxInputTokens: s.maxTokens,
+        ...TIERS[scenario.tier],
+        latency: LATENCY,
+        ...REQUEST_CAPS,
+        writeFloorMs: copyMsPerRow * rows,
+        emulatorComputeMs: emulatorFloors.get(rows),
+      });
+      return b;
+    },
+  });
+  mkdirSync(dirname(o.out), { recursive: true });
+  writeFileSync(o.out, report.markdown);
+  log("");
+  log(report.console);
+  log(
+    `bench: wrote ${relative(process.cwd(), o.out)} in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+  if (o.smoke && report.correctnessFailures.length > 0) {
+    log(`bench: FAILED: ${report.correctnessFailures.join("; ")}`);
+    process.exitCode = 1;
+  }
+  if (o.smoke && report.grossFailures.length > 0) {
+    log(`bench: FAILED (off by a wide margin): ${report.grossFailures.join("; ")}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error) => {
+  log(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+});

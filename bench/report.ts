@@ -1,0 +1,405 @@
+/* Turns the measurements into the console summary, bench/RESULTS.md and the list of failed targets. */
+import type { Bound } from "./bounds.js";
+import type { DataSummary } from "./data.js";
+import type { DatabaseKind } from "./db.js";
+import type { ContenderName, WritePathResult } from "./protocol.js";
+import type { ContenderRun } from "./runner.js";
+import { DUPLICATE_RATE, LATENCY, librarySettings, type Scenario, SEED, TIERS } from "./scenarios.js";
+
+export interface Measured {
+  readonly scenario: string;
+  readonly database: DatabaseKind;
+  readonly rows: number;
+  readonly contender: ContenderName;
+  readonly run: ContenderRun;
+  /** CPU the parent (the emulator) used while this contender ran. */
+  readonly emulatorCpuMs: number;
+}
+
+export interface WritePathMeasured {
+  readonly database: DatabaseKind;
+  readonly result: WritePathResult;
+}
+
+export interface ReportInput {
+  readonly command: string;
+  readonly commit: string;
+  readonly date: string;
+  readonly machine: string;
+  readonly notes: readonly string[];
+  readonly scenarios: Record<string, Scenario>;
+  readonly measured: readonly Measured[];
+  readonly writePaths: readonly WritePathMeasured[];
+  readonly summaries: ReadonlyMap<number, DataSummary>;
+  readonly emulatorFloors: ReadonlyMap<number, number>;
+  bound(scenario: Scenario, rows: number, database: DatabaseKind): Bound;
+}
+
+export interface Report {
+  readonly markdown: string;
+  readonly console: string;
+  /** Correctness targets that failed (the smoke run exits non-zero on any). */
+  readonly correctnessFailures: string[];
+  /** Speed ratios off by a wide margin (the smoke run exits non-zero on any). */
+  readonly grossFailures: string[];
+}
+
+const LABELS: Record<ContenderName, string> = {
+  library: "(a) backfill()",
+  plan: "(b) plan's script",
+  "ai-sdk": "(c) AI SDK embedMany",
+};
+
+const s = (ms: number) => (ms / 1000).toFixed(2);
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const mb = (kb: number) => Math.round(kb / 1024).toLocaleString("en-US");
+const x = (ratio: number) => `${ratio.toFixed(2)}×`;
+const DB_LABEL: Record<DatabaseKind, string> = {
+  pglite: "PGlite",
+  "node-postgres": "PostgreSQL 15 (node-postgres)",
+  "postgres.js": "PostgreSQL 15 (postgres.js)",
+};
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+interface Target {
+  readonly name: string;
+  readonly result: string;
+  readonly pass: boolean | undefined;
+}
+
+export function renderReport(input: ReportInput): Report {
+  const { measured, scenarios } = input;
+  const correctnessFailures: string[] = [];
+  const grossFailures: string[] = [];
+  const find = (scenario: string, database: DatabaseKind, rows: number, contender: ContenderName) =>
+    measured.find(
+      (m) =>
+        m.scenario === scenario && m.database === database && m.rows === rows && m.contender === contender,
+    );
+  const ok = (m: Measured | undefined) => m !== undefined && m.run.first.error === undefined;
+  const boundOf = (m: Measured) => input.bound(scenarios[m.scenario]!, m.rows, m.database);
+  // The RSS runs have no speed target (and no emulator floor measured at 100,000 rows).
+  const hasBound = (m: Measured) => !scenarios[m.scenario]!.targets.includes("rss");
+
+  // Results, one line per contender run.
+  const resultRows = measured.map((m) => {
+    const { first, firstStats } = m.run;
+    const failed = first.error !== undefined;
+    return [
+      m.scenario,
+      DB_LABEL[m.database],
+      int(m.rows),
+      LABELS[m.contender],
+      failed ? `failed after ${s(first.wallMs)}` : s(first.wallMs),
+      failed ? "—" : int((m.rows * 1000) / first.wallMs),
+      int(firstStats.requests),
+      int(firstStats.rateLimited),
+      int(firstStats.tokensBilled),
+      mb(first.peakRssKb) + (first.rssSinceStart ? "*" : ""),
+      s(first.cpuMs),
+      s(m.emulatorCpuMs),
+      failed || !hasBound(m) ? "—" : x(first.wallMs / boundOf(m).ms),
+      first.note ?? "",
+    ];
+  });
+
+  // Lower bounds, one line per scenario and database.
+  const boundKeys = [
+    ...new Set(measured.filter(hasBound).map((m) => `${m.scenario}|${m.database}|${m.rows}`)),
+  ];
+  const boundRows = boundKeys.map((key) => {
+    const [name, database, rows] = key.split("|") as [string, DatabaseKind, string];
+    const scenario = scenarios[name]!;
+    const b = input.bound(scenario, Number(rows), database);
+    const sum = input.summaries.get(Number(rows))!;
+    const p = b.parts;
+    return [
+      name,
+      DB_LABEL[database],
+      `${int(sum.rows)} / ${int(sum.distinct)}`,
+      int(sum.distinctTokens),
+      s(p.latency ?? 0),
+      s(p["tokens per minute"] ?? 0),
+      s(p["requests per minute"] ?? 0),
+      s(p["write floor"] ?? 0),
+      s(p["emulator floor"] ?? 0),
+      `**${s(b.ms)}** (${b.kind})`,
+    ];
+  });
+
+  // Targets.
+  const targets: Target[] = [];
+  const databases = [...new Set(measured.map((m) => m.database))];
+  for (const database of databases) {
+    const db = DB_LABEL[database];
+    for (const scenario of Object.values(scenarios)) {
+      const rowsSeen = [...new Set(measured.filter((m) => m.scenario === scenario.name).map((m) => m.rows))];
+      for (const rows of rowsSeen) {
+        const a = find(scenario.name, database, rows, "library");
+        if (!a) continue;
+        const at = `${scenario.name}, ${db}, ${int(rows)} rows`;
+        if (scenario.targets.includes("bound") && ok(a)) {
+          const ratio = a.run.first.wallMs / boundOf(a).ms;
+          const share = a.run.firstStats.rateLimited / Math.max(1, a.run.firstStats.requests);
+          targets.push({
+            name: `(a) within 1.15× of the lower bound — ${at}`,
+            result: `${x(ratio)} (${s(a.run.first.wallMs)} s vs ${s(boundOf(a).ms)} s, ${boundOf(a).kind})`,
+            pass: ratio <= 1.15,
+          });
+          targets.push({
+            name: `(a) 429s on at most 1% of requests — ${at}`,
+            result: `${a.run.firstStats.rateLimited} of ${a.run.firstStats.requests} (${(share * 100).toFixed(1)}%)`,
+            pass: share <= 0.01,
+          });
+          if (share > 0.1)
+            grossFailures.push(`${at}: 429s on ${(share * 100).toFixed(0)}% of requests (target 1%)`);
+        }
+        if (scenario.targets.includes("vs-plan")) {
+          // (b) is sequential and far below every tier's limits: its tier-1 run stands for every tier.
+          const b = find(scenario.name, database, rows, "plan") ?? find("tier1", database, rows, "plan");
+          if (ok(a) && ok(b)) {
+            const ratio = b!.run.first.wallMs / a.run.first.wallMs;
+            targets.push({
+              name: `(a) at least 10× faster than (b) — ${at}${b!.scenario !== scenario.name ? " ((b) from its tier-1 run)" : ""}`,
+              result: `${x(ratio)} (${s(b!.run.first.wallMs)} s vs ${s(a.run.first.wallMs)} s)`,
+              pass: ratio >= 10,
+            });
+          }
+        }
+        if (scenario.targets.includes("vs-ai-sdk") && ok(a)) {
+          const c = find(scenario.name, database, rows, "ai-sdk");
+          if (c) {
+            const ratio = c.run.first.wallMs / a.run.first.wallMs;
+            targets.push({
+              name: `(a) faster than (c) — ${at}`,
+              result: ok(c)
+                ? `${x(ratio)} (${s(c.run.first.wallMs)} s vs ${s(a.run.first.wallMs)} s)`
+                : `(c) failed: ${c.run.first.error}`,
+              pass: ok(c) ? ratio > 1 : true,
+            });
+          }
+        }
+        // Speed is reported; only a collapse of (a)'s lead over the sequential script fails the smoke run.
+        const plan = find(scenario.name, database, rows, "plan");
+        if (ok(a) && ok(plan) && plan!.run.first.wallMs / a.run.first.wallMs < 2) {
+          grossFailures.push(
+            `${at}: (a) only ${x(plan!.run.first.wallMs / a.run.first.wallMs)} faster than (b)`,
+          );
+        }
+
+        // Correctness.
+        const sum = input.summaries.get(rows)!;
+        if (a.run.first.error) correctnessFailures.push(`${at}: (a) failed: ${a.run.first.error}`);
+        const v = a.run.verification;
+        if (v && (v.missing > 0 || v.sampleMismatches > 0)) {
+          correctnessFailures.push(
+            `${at}: ${v.missing} rows left without a vector, ${v.sampleMismatches} wrong vectors`,
+          );
+        }
+        const billed = a.run.firstStats.tokensBilled;
+        targets.push({
+          name: `tokens billed = tokens of the distinct texts — ${at}`,
+          result: `${int(billed)} billed, ${int(sum.distinctTokens)} distinct (${int(sum.allTokens)} with duplicates)`,
+          pass: billed === sum.distinctTokens,
+        });
+        if (billed !== sum.distinctTokens) {
+          correctnessFailures.push(`${at}: ${billed} tokens billed, expected ${sum.distinctTokens}`);
+        }
+        if (a.run.rerun) {
+          const requests = a.run.rerunStats?.requests ?? -1;
+          targets.push({
+            name: `a second run on unchanged data makes zero requests — ${at}`,
+            result: `${requests} requests, ${s(a.run.rerun.wallMs)} s (${a.run.rerun.error ?? "ok"})`,
+            pass: requests === 0 && a.run.rerun.error === undefined,
+          });
+          if (requests !== 0 || a.run.rerun.error) {
+            correctnessFailures.push(
+              `${at}: the second run made ${requests} requests ${a.run.rerun.error ?? ""}`,
+            );
+          }
+        }
+      }
+    }
+    const rss10 = find("rss", database, 10_000, "library");
+    const rss100 = find("rss", database, 100_000, "library");
+    if (ok(rss10) && ok(rss100)) {
+      const ratio = rss100!.run.first.peakRssKb / rss10!.run.first.peakRssKb;
+      targets.push({
+        name: `peak RSS at 100,000 rows ≤ 1.3× that at 10,000 — ${db}`,
+        result: `${x(ratio)} (${mb(rss100!.run.first.peakRssKb)} MB vs ${mb(rss10!.run.first.peakRssKb)} MB)`,
+        pass: ratio <= 1.3,
+      });
+    }
+  }
+  for (const w of input.writePaths) {
+    const r = w.result;
+    const ratio = r.copyMs / r.writeMs;
+    const real = w.database !== "pglite";
+    targets.push({
+      name: `write path: drizzleStore.write() ≥ ½ the rows/s of a raw binary COPY — ${DB_LABEL[w.database]}, write() batches of ${r.batch}${real ? "" : " (not the target: PGlite)"}`,
+      result: `${x(ratio)} (${int((r.rows * 1000) / r.writeMs)} vs ${int((r.rows * 1000) / r.copyMs)} rows/s; best of ${r.copyRuns.length})`,
+      pass: real ? ratio >= 0.5 : undefined,
+    });
+    if (real && ratio < 0.2)
+      grossFailures.push(`write path, batches of ${r.batch}: ${x(ratio)} of raw COPY (target 0.5×)`);
+  }
+
+  const mark = (t: Target) => (t.pass === undefined ? "—" : t.pass ? "✅" : "❌");
+  const targetRows = targets.map((t) => [mark(t), t.name, t.result]);
+
+  const writeRows = input.writePaths.map((w) => [
+    DB_LABEL[w.database],
+    int(w.result.rows),
+    int(w.result.batch),
+    `${int((w.result.rows * 1000) / w.result.copyMs)} (${w.result.copyRuns.map((ms) => s(ms)).join(", ")} s)`,
+    `${int((w.result.rows * 1000) / w.result.writeMs)} (${w.result.writeRuns.map((ms) => s(ms)).join(", ")} s)`,
+    x(w.result.copyMs / w.result.writeMs),
+  ]);
+
+  const settings = (tier: 1 | 3) => {
+    const l = librarySettings(tier);
+    return `\`concurrency: ${l.concurrency}, maxInputsPerRequest: ${l.maxInputsPerRequest}, requestsPerMinute: ${int(l.requestsPerMinute)}, tokensPerMinute: ${int(l.tokensPerMinute)}, dedupeCacheSize: ${int(l.dedupeCacheSize)}\``;
+  };
+
+  const markdown = [
+    "# Benchmark results",
+    "",
+    `\`${input.command}\` — ${input.date}, commit ${input.commit}. ${input.machine}.`,
+    ...input.notes.map((n) => `\n> ${n}`),
+    "",
+    "## Results",
+    "",
+    table(
+      [
+        "Scenario",
+        "Database",
+        "Rows",
+        "Contender",
+        "Wall s",
+        "Rows/s",
+        "Requests",
+        "429s",
+        "Tokens billed",
+        "Peak RSS MB",
+        "CPU s",
+        "Emulator CPU s",
+        "× bound",
+        "Notes",
+      ],
+      resultRows,
+    ),
+    "",
+    "Peak RSS is the contender process's high-water mark from the start of the run (reset after seeding" +
+      " through `/proc/self/clear_refs`; `*` where that was impossible and it counts from process start). On" +
+      " PGlite it includes the database itself, which lives in the same process. CPU s is the contender" +
+      " process's; emulator CPU s the emulator's (the parent process) during the run.",
+    "",
+    "## Targets",
+    "",
+    table(["", "Target", "Result"], targetRows),
+    "",
+    "## Lower bounds",
+    "",
+    table(
+      [
+        "Scenario",
+        "Database",
+        "Rows / distinct",
+        "Tokens",
+        "Latency s",
+        "TPM s",
+        "RPM s",
+        "Write floor s",
+        "Emulator floor s",
+        "Bound s",
+      ],
+      boundRows,
+    ),
+    "",
+    `The emulator's model: each request takes ${LATENCY.baseMs} ms + ${LATENCY.perTokenMs} ms per token` +
+      " (≈ 0.2 s for a query, 1.2 s for 128 skills, 6.6 s for a full 320K-token batch), the emulator runs" +
+      " any number of requests at once, and a sliding 60 s window per model admits at most the tier's" +
+      ` requests and tokens (tier 1: ${int(TIERS[1].requestsPerMinute)} RPM, ${int(TIERS[1].tokensPerMinute)} TPM;` +
+      ` tier 3: ${int(TIERS[3].requestsPerMinute)} RPM, ${int(TIERS[3].tokensPerMinute)} TPM), answering 429 beyond.`,
+    "",
+    "The bound is the largest of:",
+    "",
+    "- **Latency**: within one window a client may send at most RPM requests, so with the work split evenly" +
+      " over min(RPM, distinct texts) requests all in flight, the slowest still carries tokens / that many" +
+      " (and at least the longest text): base + per-token × that. Reaching it takes ~2,000 requests of 2–3" +
+      " skills in flight at once.",
+    "- **Tokens per minute**: if the tokens exceed one window's budget, some request is admitted no sooner than" +
+      " 60 s × (⌈tokens / TPM⌉ − 1), then takes its own latency. **Requests per minute**: the same for the" +
+      " fewest requests the per-request caps allow (1,000 inputs, 320K tokens).",
+    "- **Write floor**: a raw binary `COPY` of the same number of vectors into the same table, measured in" +
+      " this run (the write-path table below), scaled to the scenario's rows.",
+    "- **Emulator floor**: the emulator computes vectors on one thread, one request at a time, before the" +
+      " modelled latency starts; its measured time for all distinct texts (requests as large as allowed, base64)" +
+      " plus one base latency. In a rate-bound run, the share of it for the tokens left after the full windows" +
+      " can only start after them: 60 s × full windows + that share + one base latency.",
+    "",
+    "The first two are from first principles; the last two are what this machine needs whatever the client" +
+      " does. The tier scenarios at 5,000 skills carry ~1.9M tokens, a quarter of tier 1's minute: they are" +
+      " not rate-bound, and their bound is set by latency and the floors. `--scenario tier1-rate` runs a" +
+      " table big enough to be rate-bound.",
+    "",
+    "## Write path",
+    "",
+    table(
+      [
+        "Database",
+        "Rows",
+        "write() batch",
+        "Raw COPY rows/s (runs)",
+        "drizzleStore.write rows/s (runs)",
+        "Ratio",
+      ],
+      writeRows,
+    ),
+    "",
+    "Raw COPY: one `COPY skill_embeddings (…) FROM STDIN (FORMAT binary)` of every vector (encoding included)," +
+      " on a postgres.js connection with TCP_NODELAY (PGlite: `FROM '/dev/blob'`). drizzleStore.write(): the" +
+      " adapter's write path in batches as `backfill()` calls it — lock the source rows, recompute their hashes" +
+      " (compare-and-set), stage the vectors in binary, upsert, commit. Both into the same empty table, best of" +
+      " the runs, alternated.",
+    "",
+    "## How each contender is configured",
+    "",
+    `- **(a) \`backfill()\`**: \`voyageProvider({ model: "voyage-3.5" })\` + \`drizzleStore\` (separate table, version column), tier 1: ${settings(1)}; tier 3: ${settings(3)}. Why: see \`bench/scenarios.ts\`.`,
+    "- **(b) the plan's script**: every pending row loaded at once, `generateEmbeddingsBatch` on the `voyageai` SDK (defaults: float vectors, 2 retries) in sequential batches of 128 with a 150 ms pause, then one transaction inserting row by row (Web Crypto SHA-256 per row, a progress line per row). Sequential and far below either tier's limits, so its tier-1 run stands for tier 3.",
+    "- **(c) the Vercel AI SDK**: `embedMany` (ai@6 defaults: chunks of `@ai-sdk/voyage`'s 128 inputs, all chunks in parallel, 2 retries) with `baseURL` pointed at the emulator, then Drizzle bulk inserts of 1,000 rows.",
+    "",
+    `Data: realistic skills (name, description, ~1,400 characters of content, tags; ~1,600 characters of text), generated from seed \`${SEED}\`, ${Math.round(DUPLICATE_RATE * 100)}% exact duplicates of an earlier row anywhere before them.`,
+    "",
+  ].join("\n");
+
+  const consoleText = [
+    table(
+      [
+        "Scenario",
+        "DB",
+        "Rows",
+        "Contender",
+        "Wall s",
+        "Rows/s",
+        "Req",
+        "429",
+        "Tokens",
+        "RSS MB",
+        "CPU s",
+        "Emu s",
+        "× bound",
+        "Notes",
+      ],
+      resultRows,
+    ),
+    "",
+    table(["", "Target", "Result"], targetRows),
+  ].join("\n");
+
+  return { markdown, console: consoleText, correctnessFailures, grossFailures };
+}
