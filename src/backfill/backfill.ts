@@ -306,14 +306,25 @@ class BackfillRun<Id> {
     const tokens = items.reduce((sum, p) => sum + p.tokens, 0);
     return withRetry(
       async () => {
-        await this.limiter.throttle(tokens);
+        const hold = await this.limiter.throttle(tokens);
         this.counters.requests++;
-        const result = await provider.embed(texts, { inputType: o.inputType, signal: o.signal });
-        const vectors = validateEmbeddings(result, ids, provider);
-        const billed = result.usage?.tokens;
-        this.limiter.onSuccess(tokens, billed, result.rateLimit);
-        this.counters.tokens += billed ?? tokens;
-        return vectors;
+        // What the API counts against its tokens per minute: the estimate until it says.
+        let counted: number | undefined;
+        try {
+          const result = await provider.embed(texts, { inputType: o.inputType, signal: o.signal });
+          const billed = result.usage?.tokens;
+          counted = billed;
+          const vectors = validateEmbeddings(result, ids, provider);
+          this.limiter.onSuccess(tokens, billed, result.rateLimit);
+          this.counters.tokens += billed ?? tokens;
+          return vectors;
+        } catch (error) {
+          // A request refused for the rate limit was not admitted: it used none of the minute's tokens.
+          if (APICallError.isInstance(error) && error.reason === "rate_limit") counted = 0;
+          throw error;
+        } finally {
+          hold.release(counted);
+        }
       },
       this.retryPolicy,
       {

@@ -49,12 +49,16 @@ export interface BackfillOptions<Id = unknown> {
    */
   maxTokensPerRequest?: number;
   /**
-   * Requests per minute at most (your plan's limit, e.g. Voyage tier 1: 2,000).
+   * Requests per minute at most (your plan's limit, e.g. Voyage tier 1: 2,000), on a sliding window
+   * in which a request counts from its start until a minute after its answer: the API, which admits
+   * it in between, has always freed it by then.
    * @default Infinity (no limit)
    */
   requestsPerMinute?: number;
   /**
-   * Tokens per minute at most (e.g. Voyage tier 1, voyage-3.5: 8,000,000).
+   * Tokens per minute at most (e.g. Voyage tier 1, voyage-3.5: 8,000,000), on the same window. A
+   * request in flight weighs its estimate, scaled to what the provider billed so far; once answered,
+   * what it was billed (nothing if refused with 429).
    * @default Infinity (no limit)
    */
   tokensPerMinute?: number;

@@ -1,6 +1,7 @@
 import pThrottle from "p-throttle";
 import type { RateLimitInfo } from "../contracts/embedding-provider.js";
 import { sleep } from "./abortable.js";
+import { MinuteWindow } from "./minute-window.js";
 
 /** Settings of the {@link RateLimiter}. */
 export interface RateLimiterOptions {
@@ -28,9 +29,12 @@ const CALIBRATION_WINDOW = 16;
  *   so a long run settles just under the provider's real limit instead of oscillating in 429 storms;
  * - a shared pause after a 429 (the `Retry-After` the API sent, or exponential backoff with jitter),
  *   so the other requests in flight back off too;
- * - sliding-window p-throttle gates for requests per minute, tokens per minute and the minimum
- *   interval. Tokens are weighed by the estimate scaled by what the provider actually billed, so a
- *   conservative estimator does not leave a third of the token budget unused.
+ * - sliding windows for requests and tokens per minute ({@link MinuteWindow}), in which a request
+ *   counts from its start until a minute after its end, so the API's own window, which admits it in
+ *   between, is always free again first. A request in flight weighs its estimate scaled by what the
+ *   provider actually billed so far; once it ends, what it was billed. A conservative estimator thus
+ *   does not leave a third of the token budget unused;
+ * - a p-throttle gate for the minimum interval between starts.
  */
 export class RateLimiter {
   private limit: number;
@@ -41,31 +45,22 @@ export class RateLimiter {
   private consecutive429 = 0;
   private readonly ratios: number[] = [];
   private calibration = 1;
-  private readonly gates: Array<(weight: number) => Promise<void>> = [];
+  private readonly tokenWindow: MinuteWindow | undefined;
+  private readonly requestWindow: MinuteWindow | undefined;
+  private readonly intervalGate: (() => Promise<void>) | undefined;
 
   constructor(private readonly options: RateLimiterOptions) {
     this.limit = options.concurrency;
     const { signal } = options;
-    const noop = (_weight?: number) => {};
     if (Number.isFinite(options.tokensPerMinute)) {
-      const gate = pThrottle({
-        limit: options.tokensPerMinute,
-        interval: MINUTE,
-        strict: true,
-        signal,
-        weight: (weight: number) => weight,
-      })(noop);
-      this.gates.push(async (weight) => gate(Math.min(weight, options.tokensPerMinute)));
+      this.tokenWindow = new MinuteWindow(options.tokensPerMinute, MINUTE, signal);
     }
     if (Number.isFinite(options.requestsPerMinute)) {
-      const gate = pThrottle({ limit: options.requestsPerMinute, interval: MINUTE, strict: true, signal })(
-        noop,
-      );
-      this.gates.push(async () => gate());
+      this.requestWindow = new MinuteWindow(options.requestsPerMinute, MINUTE, signal);
     }
     if (options.minIntervalMs > 0) {
-      const gate = pThrottle({ limit: 1, interval: options.minIntervalMs, strict: true, signal })(noop);
-      this.gates.push(async () => gate());
+      const gate = pThrottle({ limit: 1, interval: options.minIntervalMs, strict: true, signal })(() => {});
+      this.intervalGate = async () => gate();
     }
   }
 
@@ -98,16 +93,33 @@ export class RateLimiter {
 
   /**
    * Waits until a request of `estimatedTokens` may start: after any shared pause, within the
-   * per-minute budgets and the minimum interval.
+   * per-minute budgets and the minimum interval. The request then holds its share of the per-minute
+   * budgets until a minute after `release()`, which it must call when it ends, with the tokens the
+   * API counted (billed; 0 when it refused the request; omitted: the estimate).
    */
-  async throttle(estimatedTokens: number): Promise<void> {
+  async throttle(estimatedTokens: number): Promise<{ release(countedTokens?: number): void }> {
     const weight = Math.max(1, Math.ceil(estimatedTokens * this.calibration));
     for (;;) {
       const wait = this.pausedUntil - Date.now();
       if (wait <= 0) break;
       await sleep(wait, this.options.signal);
     }
-    for (const gate of this.gates) await gate(weight);
+    const tokens = await this.tokenWindow?.take(weight);
+    let request: { release(): void } | undefined;
+    try {
+      request = await this.requestWindow?.take(1);
+      await this.intervalGate?.();
+    } catch (error) {
+      tokens?.release(0);
+      request?.release();
+      throw error;
+    }
+    return {
+      release: (countedTokens) => {
+        tokens?.release(countedTokens);
+        request?.release();
+      },
+    };
   }
 
   /** Records a successful request: grows concurrency back, calibrates tokens, honours rate headers. */
