@@ -5,6 +5,9 @@
  * correct, or it fails fast with a typed error naming the rows of the failed batch. Either way the
  * invariant holds: no wrong vector is ever stored.
  */
+
+import { HttpResponse, http } from "msw";
+import { setupServer } from "msw/node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   APICallError,
@@ -15,7 +18,7 @@ import {
   DimensionMismatchError,
   InvalidResponseError,
 } from "../../src/index.js";
-import type { EmulatorFault, InjectOptions } from "../../src/testing/index.js";
+import { createEmbeddingsEmulator, type EmulatorFault, type InjectOptions } from "../../src/testing/index.js";
 import { type DatabaseFactory, databases, type TestDatabase } from "../support/index.js";
 import {
   describeOnServer,
@@ -361,6 +364,55 @@ function faultSuite(database: DatabaseFactory, transports: readonly Transport[])
   }
 
   if (database.realServer) return;
+  describe("answers whose embeddings are not in input order", () => {
+    // The emulator's answer, rewritten on its way back: `data` reversed (by `index`), or unindexed.
+    const emulator = createEmbeddingsEmulator();
+    let rewrite: (data: Array<{ index?: number }>) => unknown[] = (data) => data;
+    const server = setupServer(
+      http.post("https://:host/v1/embeddings", async ({ request }) => {
+        const api = new URL(request.url).host.includes("voyage") ? "voyage" : "openai";
+        const headers: Record<string, string> = {};
+        request.headers.forEach((value, name) => {
+          headers[name] = value;
+        });
+        const outcome = await emulator.handle({
+          api,
+          method: "POST",
+          url: request.url,
+          path: "/v1/embeddings",
+          headers,
+          body: await request.text(),
+        });
+        if (outcome.kind !== "response") return HttpResponse.error();
+        const body = JSON.parse(outcome.body);
+        return HttpResponse.json({ ...body, data: rewrite(body.data) }, { status: outcome.status });
+      }),
+    );
+    beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+    afterAll(() => {
+      server.close();
+      resetEmulator(emulator);
+    });
+
+    it.each([
+      ["voyage", "reversed, each with its index"],
+      ["openai", "reversed, each with its index"],
+      ["voyage", "in order, without index"],
+    ] as const)("%s: %s → every vector lands on its own row", async (api, how) => {
+      rewrite = how.startsWith("reversed")
+        ? (data) => [...data].reverse()
+        : (data) => data.map(({ index: _index, ...rest }) => rest);
+      const provider =
+        api === "voyage" ? voyage("https://api.voyageai.com/v1") : openai("https://api.openai.com/v1");
+      expect(await backfill({ provider, store: itemStore(t.db, tables), ...FAST })).toMatchObject({
+        embedded: ROWS,
+      });
+      expect(
+        await verifyEmbeddings(t.db, tables, { model: api === "openai" ? OPENAI_MODEL : undefined }),
+      ).toMatchObject({ current: ROWS });
+    });
+  });
+
   describe("an OpenAI-compatible server sending float arrays", () => {
     const h = useEmulator("loopback", { openaiIgnoresEncodingFormat: true });
     const run = () =>
