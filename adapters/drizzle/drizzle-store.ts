@@ -15,10 +15,11 @@ import { resolveConfig, type StoreConfig } from "./config.js";
 import { countCoverage } from "./coverage.js";
 import { type CreateIndexOptions, createIndex } from "./create-index.js";
 import { guard } from "./database-error.js";
-import type { AnyPgDatabase } from "./driver.js";
+import { type AnyPgDatabase, clientOf, driverOf } from "./driver.js";
 import type { DrizzleStoreOptions } from "./options.js";
 import { prune } from "./prune.js";
 import { scanRows } from "./scan.js";
+import { concurrent, Serial } from "./serial.js";
 import {
   type FindSimilarOptions,
   findSimilar,
@@ -50,7 +51,10 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   prepare(target: EmbeddingTarget, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /** Frees the advisory lock and its connection. Safe to call more than once. */
   release(): Promise<void>;
-  /** Runs `work` with a store bound to one transaction: every query of it goes through that transaction. */
+  /**
+   * Runs `work` with a store bound to one transaction: every query of it goes through that
+   * transaction, one operation at a time (calls made at once wait for each other).
+   */
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T>;
   /**
    * The rows nearest to `vector` by cosine distance.
@@ -80,8 +84,15 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   prune(): Promise<number>;
 }
 
+/** Whether `db` is a single connection that must not run two operations at once. */
+function singleConnection(db: AnyPgDatabase, bound: boolean): boolean {
+  // PGlite queues transactions itself; a node-postgres Client (not a Pool) does not.
+  return bound || (driverOf(db) === "node-postgres" && !("totalCount" in (clientOf(db) as object)));
+}
+
 class Store<Id> implements DrizzleStore<Id> {
   #lock: HeldLock | undefined;
+  readonly #serial: Pick<Serial, "run">;
 
   constructor(
     private readonly config: StoreConfig,
@@ -89,13 +100,15 @@ class Store<Id> implements DrizzleStore<Id> {
     /** Bound to a transaction: the root store owns the lock. */
     private readonly bound: boolean,
     private readonly cache: WriteCache,
-  ) {}
+  ) {
+    this.#serial = singleConnection(db, bound) ? new Serial() : concurrent;
+  }
 
   async prepare(target: EmbeddingTarget, options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     options.signal?.throwIfAborted();
     await guard(
       `Checking ${this.config.target.name.display}`,
-      () => checkSchema(this.config, this.db, target),
+      () => this.#serial.run(() => checkSchema(this.config, this.db, target)),
       options.signal,
     );
     if (!this.bound && !this.#lock) this.#lock = await acquireLock(this.config, this.db);
@@ -108,35 +121,37 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   scan(options: ScanOptions): AsyncIterable<PendingItem<Id>[]> {
-    return scanRows<Id>(this.config, this.db, options);
+    return scanRows<Id>(this.config, this.db, options, this.#serial);
   }
 
   write(records: readonly EmbeddingRecord<Id>[], options: WriteOptions): Promise<WriteResult<Id>> {
-    return writeRecords(this.config, this.db, records, options, this.cache);
+    return this.#serial.run(() => writeRecords(this.config, this.db, records, options, this.cache));
   }
 
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache)));
+    return this.#serial.run(() =>
+      this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache))),
+    );
   }
 
   coverage(target: EmbeddingTarget): Promise<Coverage> {
-    return countCoverage(this.config, this.db, target);
+    return this.#serial.run(() => countCoverage(this.config, this.db, target));
   }
 
   nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]> {
-    return nearest<Id>(this.config, this.db, vector, options);
+    return this.#serial.run(() => nearest<Id>(this.config, this.db, vector, options));
   }
 
   findSimilar(id: Id, options?: FindSimilarOptions): Promise<SimilarRow<Id>[]> {
-    return findSimilar<Id>(this.config, this.db, id, options);
+    return this.#serial.run(() => findSimilar<Id>(this.config, this.db, id, options));
   }
 
   createIndex(options?: CreateIndexOptions): Promise<string> {
-    return createIndex(this.config, this.db, options);
+    return this.#serial.run(() => createIndex(this.config, this.db, options));
   }
 
   prune(): Promise<number> {
-    return prune(this.config, this.db);
+    return this.#serial.run(() => prune(this.config, this.db));
   }
 }
 

@@ -3,6 +3,7 @@ import { InvalidOptionError } from "../../src/errors/index.js";
 import type { StoreConfig } from "./config.js";
 import { guard } from "./database-error.js";
 import type { AnyPgDatabase } from "./driver.js";
+import { concurrent, type Serial } from "./serial.js";
 import { isCurrent, selectPage, textOf } from "./source-rows.js";
 
 const MODES = new Set(["missing", "stale", "all"]);
@@ -17,6 +18,7 @@ export async function* scanRows<Id>(
   config: StoreConfig,
   db: AnyPgDatabase,
   options: ScanOptions,
+  serial: Pick<Serial, "run"> = concurrent,
 ): AsyncGenerator<PendingItem<Id>[]> {
   const { reembed, pageSize, model, signal } = options;
   if (!MODES.has(reembed)) throw new InvalidOptionError("reembed", '"missing", "stale" or "all"');
@@ -28,7 +30,10 @@ export async function* scanRows<Id>(
     signal?.throwIfAborted();
     const rows = await guard(
       `Reading ${config.source.name.display}`,
-      () => selectPage(config, db, { after, limit: pageSize, onlyMissing: reembed === "missing" }),
+      () =>
+        serial.run(() =>
+          selectPage(config, db, { after, limit: pageSize, onlyMissing: reembed === "missing" }),
+        ),
       signal,
     );
     const items: PendingItem<Id>[] = [];

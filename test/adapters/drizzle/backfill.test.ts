@@ -88,6 +88,17 @@ describeEachDatabase("backfill() over drizzleStore", (database) => {
     expect(stored!.inputHash).toBe(hashText(skillText(row!)));
   });
 
+  it("atomic: the whole run commits as one transaction", async () => {
+    const provider = scriptedProvider({
+      dimensions: DIMENSIONS,
+      limits: { maxInputsPerRequest: 4 },
+      latencyMs: 2,
+    });
+    const report = await backfill({ provider, store: store(), atomic: true, pageSize: 5, concurrency: 4 });
+    expect(report.embedded).toBe(ROWS);
+    expect(await withoutEmbedding()).toBe(0);
+  });
+
   it("atomic: a failure rolls the whole run back, as the original script did", async () => {
     const provider = scriptedProvider({ dimensions: DIMENSIONS, limits: { maxInputsPerRequest: 10 } });
     const answer = (texts: readonly string[]) => provider.answer(texts);

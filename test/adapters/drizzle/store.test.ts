@@ -191,6 +191,28 @@ describeEachDatabase("drizzleStore", (database) => {
     expect(await embeddingCount()).toBe(23);
   });
 
+  it("runs operations on a transaction-bound store one at a time, even when called at once", async () => {
+    const pending = await scanAll(store(), "missing", 100);
+    const records = pending.map((item) => ({
+      id: item.id,
+      hash: item.hash,
+      embedding: deterministicEmbedding(item.text, DIMENSIONS),
+    }));
+    const results = await store().transaction((tx) =>
+      Promise.all([
+        tx.write(records.slice(0, 8), MODEL),
+        tx.coverage(MODEL),
+        tx.write(records.slice(8, 16), MODEL),
+        scanAll(tx, "missing", 3),
+        tx.write(records.slice(16), MODEL),
+      ]),
+    );
+    expect(results[0]).toEqual({ written: 8, conflicts: [] });
+    expect(results[1]).toEqual({ total: 23, embedded: 8, stale: 0, missing: 15 });
+    expect(results[4]).toEqual({ written: 7, conflicts: [] });
+    expect(await embeddingCount()).toBe(23);
+  });
+
   it("an abort before commit leaves the batch unwritten", async () => {
     const pending = await scanAll(store(), "missing", 100);
     const records = pending.map((item) => ({
