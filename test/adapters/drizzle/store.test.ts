@@ -1,4 +1,6 @@
 import { asc, count, eq, ne, sql } from "drizzle-orm";
+import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import pg from "pg";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { drizzleStore } from "../../../adapters/drizzle/index.js";
 import { DimensionMismatchError, StoreError } from "../../../src/errors/index.js";
@@ -212,6 +214,48 @@ describeEachDatabase("drizzleStore", (database) => {
     expect(results[4]).toEqual({ written: 7, conflicts: [] });
     expect(await embeddingCount()).toBe(23);
   });
+
+  it.runIf(database.driver === "node-postgres")(
+    "serialises operations on a single node-postgres Client (one connection, no pool)",
+    async () => {
+      const client = new pg.Client({ connectionString: t.url });
+      await client.connect();
+      try {
+        const single = drizzleStore({
+          db: drizzleNodePg({ client }),
+          version: "1",
+          source: { table: skills, key: skills.id, text: skillText },
+          target: {
+            table: skillEmbeddings,
+            key: skillEmbeddings.skillId,
+            embedding: skillEmbeddings.embedding,
+            model: skillEmbeddings.modelName,
+            version: skillEmbeddings.modelVersion,
+            hash: skillEmbeddings.inputHash,
+          },
+        });
+        await single.prepare(MODEL);
+        const pending = await scanAll(single, "missing", 100);
+        const records = pending.map((item) => ({
+          id: item.id,
+          hash: item.hash,
+          embedding: deterministicEmbedding(item.text, DIMENSIONS),
+        }));
+        const results = await Promise.all([
+          single.write(records.slice(0, 12), MODEL),
+          single.coverage(MODEL),
+          single.write(records.slice(12), MODEL),
+        ]);
+        expect(results.map((result) => ("written" in result ? result.written : result.embedded))).toEqual([
+          12, 12, 11,
+        ]);
+        await single.release();
+        expect(await embeddingCount()).toBe(23);
+      } finally {
+        await client.end();
+      }
+    },
+  );
 
   it("an abort before commit leaves the batch unwritten", async () => {
     const pending = await scanAll(store(), "missing", 100);
