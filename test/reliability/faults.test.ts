@@ -134,7 +134,7 @@ const CASES: FaultCase[] = [
     scope: "all",
     faults: [[{ type: "stall", ms: 10_000 }, { afterRequests: 1 }]],
     provider: { timeoutMs: 250 },
-    outcome: { completes: true, check: (r) => expect(r.retries).toBe(1) },
+    outcome: { completes: true, check: (r) => expect(r.retries).toBeGreaterThanOrEqual(1) },
   },
   {
     name: "malformed JSON",
