@@ -131,7 +131,7 @@ async function runContender(job: ContenderJob, database: BenchDatabase): Promise
 }
 
 async function runWritePath(job: WritePathJob, database: BenchDatabase): Promise<void> {
-  const rows = [...skillRange(job.data)].map((s) => {
+  const rows = [...skillRange(job.data, 0, job.rows)].map((s) => {
     const text = skillText(s);
     return { id: s.id, hash: hashText(text), embedding: deterministicEmbedding(text, DIMENSIONS) };
   });

@@ -27,6 +27,8 @@ export interface WritePathJob {
   readonly serverUrl?: string;
   readonly seed: SeedHandle;
   readonly data: DataOptions;
+  /** How many of the seeded rows to write (from the first). */
+  readonly rows: number;
   /** Rows per drizzleStore.write() call. */
   readonly batch: number;
   readonly repeats: number;
