@@ -109,9 +109,8 @@ describeEachDatabase("drizzleStore partitions", (database) => {
     }
   });
 
-  it.runIf(database.realServer)(
-    "advisory locks: one run per partition, and a whole-table run excludes partitions",
-    async () => {
+  if (database.realServer)
+    it("advisory locks: one run per partition, and a whole-table run excludes partitions", async () => {
       const [a, b, c] = await Promise.all([t.connect(), t.connect(), t.connect()]);
       try {
         const whole = store(a.db);
@@ -138,34 +137,33 @@ describeEachDatabase("drizzleStore partitions", (database) => {
       } finally {
         await Promise.all([a.close(), b.close(), c.close()]);
       }
-    },
-  );
+    });
 
-  it.runIf(database.realServer)("refuses to hold the only connection of a pool for the lock", async () => {
-    const single =
-      t.driver === "node-postgres"
-        ? (() => {
-            const pool = new pg.Pool({ connectionString: t.url, max: 1 });
-            return { db: drizzleNodePg({ client: pool }) as unknown as AnyDb, close: () => pool.end() };
-          })()
-        : (() => {
-            const client = postgres(t.url!, { max: 1, onnotice: () => {} });
-            return { db: drizzlePostgresJs({ client }) as unknown as AnyDb, close: () => client.end() };
-          })();
-    try {
-      const error = await prepareError(store(single.db));
-      expect(InvalidOptionError.isInstance(error)).toBe(true);
-      expect(error).toMatchObject({ option: "lock" });
-      const unlocked = drizzleStore({ ...storeOptions(single.db), lock: false });
-      expect((await runBackfill(unlocked)).written).toBe(ROWS);
-    } finally {
-      await single.close();
-    }
-  });
+  if (database.realServer)
+    it("refuses to hold the only connection of a pool for the lock", async () => {
+      const single =
+        t.driver === "node-postgres"
+          ? (() => {
+              const pool = new pg.Pool({ connectionString: t.url, max: 1 });
+              return { db: drizzleNodePg({ client: pool }) as unknown as AnyDb, close: () => pool.end() };
+            })()
+          : (() => {
+              const client = postgres(t.url!, { max: 1, onnotice: () => {} });
+              return { db: drizzlePostgresJs({ client }) as unknown as AnyDb, close: () => client.end() };
+            })();
+      try {
+        const error = await prepareError(store(single.db));
+        expect(InvalidOptionError.isInstance(error)).toBe(true);
+        expect(error).toMatchObject({ option: "lock" });
+        const unlocked = drizzleStore({ ...storeOptions(single.db), lock: false });
+        expect((await runBackfill(unlocked)).written).toBe(ROWS);
+      } finally {
+        await single.close();
+      }
+    });
 
-  it.runIf(database.realServer)(
-    "worker processes, one per partition, embed every row exactly once",
-    async () => {
+  if (database.realServer)
+    it("worker processes, one per partition, embed every row exactly once", async () => {
       const count = 3;
       const outputs = await Promise.all(
         Array.from({ length: count }, (_, index) => runWorker(t, index, count)),
@@ -174,9 +172,7 @@ describeEachDatabase("drizzleStore partitions", (database) => {
       expect(ids).toHaveLength(ROWS);
       expect(new Set(ids).size).toBe(ROWS);
       await expectEachRowWrittenOnce(t.db);
-    },
-    60_000,
-  );
+    }, 60_000);
 });
 
 function runWorker(

@@ -215,9 +215,8 @@ describeEachDatabase("drizzleStore", (database) => {
     expect(await embeddingCount()).toBe(23);
   });
 
-  it.runIf(database.driver === "node-postgres")(
-    "serialises operations on a single node-postgres Client (one connection, no pool)",
-    async () => {
+  if (database.driver === "node-postgres")
+    it("serialises operations on a single node-postgres Client (one connection, no pool)", async () => {
       const client = new pg.Client({ connectionString: t.url });
       await client.connect();
       try {
@@ -254,8 +253,7 @@ describeEachDatabase("drizzleStore", (database) => {
       } finally {
         await client.end();
       }
-    },
-  );
+    });
 
   it("an abort before commit leaves the batch unwritten", async () => {
     const pending = await scanAll(store(), "missing", 100);
