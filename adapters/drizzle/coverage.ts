@@ -2,7 +2,7 @@ import type { Coverage, EmbeddingTarget } from "../../src/contracts/embedding-st
 import type { StoreConfig } from "./config.js";
 import { guard } from "./database-error.js";
 import type { AnyPgDatabase } from "./driver.js";
-import { isCurrent, selectPage, textOf } from "./source-rows.js";
+import { isCurrent, nextCursor, selectPage, textOf } from "./source-rows.js";
 
 const PAGE = 1_000;
 
@@ -19,7 +19,7 @@ export async function countCoverage(
   let total = 0;
   let embedded = 0;
   let missing = 0;
-  let after: unknown;
+  let after: string | undefined;
   for (;;) {
     signal?.throwIfAborted();
     const rows = await guard(
@@ -33,7 +33,7 @@ export async function countCoverage(
       else if (isCurrent(config, state, textOf(config, state.key, state.row).hash, target.model)) embedded++;
     }
     if (rows.length < PAGE) break;
-    after = rows[rows.length - 1]!.key;
+    after = nextCursor(config, rows, after);
   }
   return { total, embedded, stale: total - embedded - missing, missing };
 }

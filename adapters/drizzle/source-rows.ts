@@ -3,11 +3,13 @@ import { StoreError } from "../../src/errors/index.js";
 import { hashText } from "../../src/hash.js";
 import type { StoreConfig } from "./config.js";
 import type { AnyPgDatabase } from "./driver.js";
-import { keyIn } from "./key-type.js";
+import { keyType } from "./key-type.js";
 
 /** A source row with what the target holds for it. */
 export interface SourceRowState {
   readonly key: unknown;
+  /** The key as PostgreSQL prints it (`key::text`): exact, whatever the key's JavaScript value loses. */
+  readonly cursor: string;
   readonly row: Record<string, unknown>;
   readonly embedded: boolean;
   readonly hash: string | null;
@@ -23,18 +25,28 @@ export function partitionCondition(config: StoreConfig): SQL | undefined {
   return sql`mod(abs(hashtext(${source.key}::text)::bigint), ${partition.count}::bigint) = ${partition.index}::bigint`;
 }
 
+/** `schema.table.column` of the source key, for messages. */
+function keyName(config: StoreConfig): string {
+  return `${config.source.name.display}.${config.source.key.name}`;
+}
+
 /**
- * One keyset page of source rows after `after` (ordered by key), joined to their target state.
- * `onlyMissing` filters in SQL the rows without a vector.
+ * One keyset page of source rows after the cursor `after` (a key in text form, ordered by key),
+ * joined to their target state. `onlyMissing` filters in SQL the rows without a vector.
+ *
+ * The cursor is the key's text from the database cast back to the column's type, never its JavaScript
+ * value: a `timestamp` read as a `Date` drops microseconds and a `bigint` read as a number rounds past
+ * 2^53, and either would make the next page repeat or skip rows.
  */
 export async function selectPage(
   config: StoreConfig,
   db: AnyPgDatabase,
-  page: { readonly after: unknown; readonly limit: number; readonly onlyMissing: boolean },
+  page: { readonly after: string | undefined; readonly limit: number; readonly onlyMissing: boolean },
 ): Promise<SourceRowState[]> {
   const { source, target } = config;
   const fields = {
     key: source.key,
+    cursor: sql<string>`${source.key}::text`,
     row: source.columns,
     embedded: sql<number>`(${target.embedding} is not null)::int`.mapWith(Number),
     hash: target.hash,
@@ -46,7 +58,7 @@ export async function selectPage(
   const rows = await query
     .where(
       and(
-        page.after === undefined ? undefined : gt(source.key, page.after),
+        page.after === undefined ? undefined : gt(source.key, sql`${page.after}::${keyType(source.key)}`),
         source.filter,
         partitionCondition(config),
         page.onlyMissing ? isNull(target.embedding) : undefined,
@@ -56,6 +68,7 @@ export async function selectPage(
     .limit(page.limit);
   return rows.map((row: any) => ({
     key: row.key,
+    cursor: row.cursor,
     row: row.row,
     embedded: row.embedded === 1,
     hash: row.hash ?? null,
@@ -64,8 +77,57 @@ export async function selectPage(
   }));
 }
 
+/**
+ * The cursor after a full page: its last key's text. A page that ends where it started would be read
+ * again forever, so it throws instead.
+ */
+export function nextCursor(
+  config: StoreConfig,
+  rows: readonly SourceRowState[],
+  after: string | undefined,
+): string {
+  const last = rows[rows.length - 1]!.cursor;
+  if (last === after) {
+    throw new StoreError(
+      `Paging ${config.source.name.display} by ${keyName(config)} made no progress past key ${JSON.stringify(last)}; the key column must be unique and ordered (a primary key)`,
+      { reason: "schema" },
+    );
+  }
+  return last;
+}
+
+/**
+ * Throws unless the key's JavaScript value names exactly the row it was read from: `write()` finds the
+ * row again by that value. A `bigint` column in `mode: "number"` past 2^53 rounds; a `timestamp` as a
+ * `Date` keeps milliseconds only. Called before the row is yielded, so no vector is made for it.
+ */
+export function checkExactKey(config: StoreConfig, state: SourceRowState): void {
+  const { key, cursor } = state;
+  const name = config.source.key.name;
+  let read: string | undefined;
+  let fix = "";
+  if (typeof key === "number" && /^-?\d+$/.test(cursor) && String(key) !== cursor) {
+    read = String(key);
+    fix = `bigint("${name}", { mode: "bigint" })`;
+  } else if (key instanceof Date && (Number.isNaN(key.getTime()) || /\.\d{4}/.test(cursor))) {
+    read = Number.isNaN(key.getTime()) ? "an invalid Date" : key.toISOString();
+    const zone = config.source.key.getSQLType().includes("with time zone") ? "withTimezone: true, " : "";
+    fix = `timestamp("${name}", { ${zone}mode: "string" })`;
+  }
+  if (read !== undefined) {
+    throw new StoreError(
+      `Key ${JSON.stringify(cursor)} of ${keyName(config)} reads in JavaScript as ${read}, which is another key: its rows would be skipped, repeated or written to the wrong row. Declare the column \`${fix}\` so keys keep their exact value.`,
+      { reason: "schema" },
+    );
+  }
+}
+
 /** A source row locked for a write, and whether the target already holds a row for it. */
 export interface LockedRow {
+  /** The key's text form it was asked for: the row is the one whose key equals it in SQL. */
+  readonly wanted: string;
+  /** The key as PostgreSQL prints it. */
+  readonly cursor: string;
   readonly key: unknown;
   readonly row: Record<string, unknown>;
   /** Separate-table layout: the target has a row for this key (an upsert updates it). */
@@ -75,7 +137,8 @@ export interface LockedRow {
 /**
  * The source rows with these keys (in text form), locked until the transaction ends so their text
  * cannot change before the vectors are written (`FOR SHARE`; `FOR NO KEY UPDATE` when the write
- * updates them).
+ * updates them). Each row comes back with the text it was asked by (`wanted`), matched in SQL by
+ * `key = wanted::type`: never by the key's JavaScript value, which may not round-trip.
  */
 export async function lockRows(
   config: StoreConfig,
@@ -84,23 +147,32 @@ export async function lockRows(
 ): Promise<LockedRow[]> {
   const { source, target } = config;
   const separate = config.layout === "separate";
-  // A join, not a correlated subquery: Drizzle writes select-list columns of a single-table query
-  // without their table, which a subquery on the target would resolve to its own columns.
+  // Keys as one JSON array of their text forms: one bound parameter whatever the batch size.
+  const wanted = sql`(select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) as k) as relay_wanted`;
   let query = tx
     .select({
+      wanted: sql<string>`relay_wanted.k`,
+      cursor: sql<string>`${source.key}::text`,
       key: source.key,
       row: source.columns,
       stored: (separate ? sql<number>`(${target.key} is not null)::int` : sql<number>`1`).mapWith(Number),
     })
     .from(source.table)
+    .innerJoin(wanted, sql`${source.key} = relay_wanted.k::${keyType(source.key)}`)
     .$dynamic();
   if (separate) query = query.leftJoin(target.table, eq(target.key, source.key));
   const rows = await query
-    .where(and(keyIn(source.key, keys), source.filter))
+    .where(source.filter)
     .orderBy(asc(source.key))
     // OF: the target is on the nullable side of the join, which cannot be locked (nor needs to be).
-    .for(config.layout === "separate" ? "share" : "no key update", { of: source.table });
-  return rows.map((found) => ({ key: found.key, row: found.row, stored: found.stored === 1 }));
+    .for(separate ? "share" : "no key update", { of: source.table });
+  return rows.map((found: any) => ({
+    wanted: found.wanted,
+    cursor: found.cursor,
+    key: found.key,
+    row: found.row,
+    stored: found.stored === 1,
+  }));
 }
 
 /** How a key prints in messages. */

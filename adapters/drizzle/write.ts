@@ -53,9 +53,14 @@ export async function writeRecords<Id>(
     operation,
     () =>
       db.transaction(async (tx) => {
+        // Matched in SQL by the key's text, never by its JavaScript value (which may not round-trip).
+        // Two texts of one key ("1", "01") find the same row: the first keeps it, the other conflicts.
         const current = new Map<string, LockedRow>();
+        const rows = new Set<string>();
         for (const found of await lockRows(config, tx, [...wanted.keys()])) {
-          current.set(keyText(config, found.key), found);
+          if (rows.has(found.cursor)) continue;
+          rows.add(found.cursor);
+          current.set(found.wanted, found);
         }
         const fresh: StagedRow[] = [];
         let stored: StagedRow[] = [];
