@@ -45,20 +45,30 @@ function errorText(error: unknown): string {
   return `${error.name}: ${error.message}${cause}`.slice(0, 400);
 }
 
-async function phase(
-  work: () => Promise<Omit<PhaseResult, "wallMs" | "cpuMs" | "peakRssKb" | "rssSinceStart">>,
-) {
+type Measured = "wallMs" | "cpuMs" | "peakRssKb" | "rssSinceStart" | "memory";
+
+async function phase(work: () => Promise<Omit<PhaseResult, Measured>>): Promise<PhaseResult> {
   global.gc?.();
   const peak = startPeakRss();
   const cpu = process.cpuUsage();
+  // Where the memory is (sampled): the JS heap, or buffers outside it.
+  const memory = { heapUsedKb: 0, externalKb: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    memory.heapUsedKb = Math.max(memory.heapUsedKb, m.heapUsed / 1024);
+    memory.externalKb = Math.max(memory.externalKb, m.external / 1024);
+  };
+  const sampler = setInterval(sample, 200);
   const started = performance.now();
-  let outcome: Omit<PhaseResult, "wallMs" | "cpuMs" | "peakRssKb" | "rssSinceStart">;
+  let outcome: Omit<PhaseResult, Measured>;
   try {
     outcome = await work();
   } catch (error) {
     outcome = { written: 0, error: errorText(error) };
   }
   const wallMs = performance.now() - started;
+  clearInterval(sampler);
+  sample();
   const used = process.cpuUsage(cpu);
   const { peakKb, sinceStart } = peak();
   return {
@@ -67,6 +77,7 @@ async function phase(
     cpuMs: (used.user + used.system) / 1000,
     peakRssKb: peakKb,
     rssSinceStart: sinceStart,
+    memory,
   };
 }
 
@@ -106,7 +117,7 @@ async function runContender(job: ContenderJob, database: BenchDatabase): Promise
     library: job.library,
   };
   // Only the contender's own modules are loaded: their memory is the contender's.
-  let run: () => Promise<Omit<PhaseResult, "wallMs" | "cpuMs" | "peakRssKb" | "rssSinceStart">>;
+  let run: () => Promise<Omit<PhaseResult, Measured>>;
   if (job.contender === "library") {
     const { runLibrary } = await import("./contenders/library.js");
     run = async () => {

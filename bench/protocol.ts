@@ -52,6 +52,8 @@ export interface PhaseResult {
   readonly peakRssKb: number;
   /** The peak could not be reset after seeding: it includes it. */
   readonly rssSinceStart: boolean;
+  /** Peaks of the JS heap in use and of memory outside it (buffers), sampled every 200 ms. */
+  readonly memory: { readonly heapUsedKb: number; readonly externalKb: number };
   readonly written: number;
   readonly error?: string;
   readonly report?: Omit<BackfillReport, "skippedRows">;
