@@ -11,11 +11,13 @@ export const DIMENSIONS = 8;
 /** The provider the tests pretend to use. */
 export const MODEL: EmbeddingTarget = { provider: "test", model: "det-8", dimensions: DIMENSIONS };
 
-export type KeyKind = "integer" | "bigint" | "uuid" | "text";
+/** `bigint-number`: `bigint` in `mode: "number"`, keys within 2^53 (exact as numbers). */
+export type KeyKind = "integer" | "bigint" | "bigint-number" | "uuid" | "text";
 
 const SQL_TYPES: Record<KeyKind, string> = {
   integer: "integer",
   bigint: "bigint",
+  "bigint-number": "bigint",
   uuid: "uuid",
   text: "text",
 };
@@ -26,6 +28,8 @@ function keyColumn(kind: KeyKind, name: string) {
       return integer(name);
     case "bigint":
       return bigint(name, { mode: "bigint" });
+    case "bigint-number":
+      return bigint(name, { mode: "number" });
     case "uuid":
       return uuid(name);
     case "text":
@@ -106,6 +110,8 @@ export function keyFor(kind: KeyKind, i: number): number | bigint | string {
       return i;
     case "bigint":
       return 9_007_199_254_740_993n + BigInt(i) * 1_000_000_007n;
+    case "bigint-number":
+      return 4_503_599_627_370_496 + i * 1_000_000_007;
     case "uuid":
       return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
     case "text":

@@ -6,7 +6,7 @@ import { describeEachDatabase, type TestDatabase } from "../../support/index.js"
 import { DIMENSIONS, type KeyKind, keyFor, MODEL, skillTables, skillText } from "./fixtures.js";
 import { runBackfill, scanAll } from "./helpers.js";
 
-const KINDS: KeyKind[] = ["integer", "bigint", "uuid", "text"];
+const KINDS: KeyKind[] = ["integer", "bigint", "bigint-number", "uuid", "text"];
 const ROWS = 31;
 const PAGE_SIZES = [1, 3, 4, 30, 31, 32, 100];
 
@@ -25,10 +25,9 @@ function shuffled<T>(values: T[]): T[] {
 
 describeEachDatabase("drizzleStore keys", (database) => {
   let t: TestDatabase;
-  const tables = Object.fromEntries(KINDS.map((kind) => [kind, skillTables(kind, `k_${kind}`)])) as Record<
-    KeyKind,
-    ReturnType<typeof skillTables>
-  >;
+  const tables = Object.fromEntries(
+    KINDS.map((kind) => [kind, skillTables(kind, `k_${kind.replace("-", "_")}`)]),
+  ) as Record<KeyKind, ReturnType<typeof skillTables>>;
 
   beforeAll(async () => {
     t = await database.create();
