@@ -222,6 +222,7 @@ async function main(): Promise<void> {
   const measured: Measured[] = [];
   const writePaths: WritePathMeasured[] = [];
   const rowCounts = new Set<number>();
+  const elapsed = new Map<DatabaseKind, number>();
   const seeds = new Map<string, SeedHandle>();
   const seedFor = async (database: DatabaseKind, rows: number) => {
     // One seed per row count and server: the real-server drivers share their template database.
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
   };
   try {
     for (const database of o.databases) {
+      const databaseStarted = performance.now();
       // The write path on this database: drizzleStore.write() against a raw binary COPY, in batches
       // of what `backfill()` writes with the scenarios' settings.
       // PGlite is a few times slower: fewer rows keep the default run short (the floor is per row).
@@ -269,6 +271,7 @@ async function main(): Promise<void> {
           measured.push(...(await runScenario(scenario, rows, database, seed, o, measured)));
         }
       }
+      elapsed.set(database, performance.now() - databaseStarted);
     }
   } finally {
     for (const seed of seeds.values()) await dropSeed(seed, o.serverUrl).catch(() => {});
@@ -289,6 +292,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString().slice(0, 10),
     machine: `Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average at start ${load.join(" / ")}`,
     notes: o.notes,
+    elapsed,
     scenarios: all,
     measured,
     writePaths,

@@ -29,6 +29,8 @@ export interface ReportInput {
   readonly date: string;
   readonly machine: string;
   readonly notes: readonly string[];
+  /** Wall time of each database's part of the run, ms. */
+  readonly elapsed: ReadonlyMap<DatabaseKind, number>;
   readonly scenarios: Record<string, Scenario>;
   readonly measured: readonly Measured[];
   readonly writePaths: readonly WritePathMeasured[];
@@ -46,6 +48,7 @@ export interface Report {
   readonly grossFailures: string[];
 }
 
+const latencyOf = (tokens: number) => LATENCY.baseMs + LATENCY.perTokenMs * tokens;
 const CACHE_COVERS = (scenario: Scenario) => librarySettings(scenario.tier).dedupeCacheSize;
 
 const LABELS: Record<ContenderName, string> = {
@@ -215,7 +218,7 @@ export function renderReport(input: ReportInput): Report {
           name: `tokens billed = tokens of the distinct texts — ${at}`,
           result:
             `${int(billed)} billed, ${int(sum.distinctTokens)} distinct (${int(sum.allTokens)} with duplicates)` +
-            (cacheCovers
+            (cacheCovers || billed === sum.distinctTokens
               ? ""
               : `: ${int(sum.distinct)} distinct texts, more than \`dedupeCacheSize\` (${int(CACHE_COVERS(scenario))}) keeps; repeats farther apart are embedded again (+${(((billed - sum.distinctTokens) / sum.distinctTokens) * 100).toFixed(1)}% tokens)`),
           pass: billed === sum.distinctTokens ? true : cacheCovers ? false : undefined,
@@ -287,6 +290,9 @@ export function renderReport(input: ReportInput): Report {
     "# Benchmark results",
     "",
     `\`${input.command}\` — ${input.date}, commit ${input.commit}. ${input.machine}.`,
+    "",
+    `Time per database (seeding included): ${[...input.elapsed].map(([db, ms]) => `${DB_LABEL[db]} ${(ms / 1000).toFixed(0)} s`).join(", ")}.` +
+      " `npm run bench` alone runs the PGlite part of tier1 and tier3.",
     ...input.notes.map((n) => `\n> ${n}`),
     "",
     "## Results",
@@ -339,7 +345,7 @@ export function renderReport(input: ReportInput): Report {
     ),
     "",
     `The emulator's model: each request takes ${LATENCY.baseMs} ms + ${LATENCY.perTokenMs} ms per token` +
-      " (≈ 0.2 s for a query, 1.2 s for 128 skills, 6.6 s for a full 320K-token batch), the emulator runs" +
+      ` (≈ ${s(latencyOf(10))} s for a query, ${s(latencyOf(51_500))} s for 128 skills, ${s(latencyOf(320_000))} s for a full 320K-token batch), the emulator runs` +
       " any number of requests at once, and a sliding 60 s window per model admits at most the tier's" +
       ` requests and tokens (tier 1: ${int(TIERS[1].requestsPerMinute)} RPM, ${int(TIERS[1].tokensPerMinute)} TPM;` +
       ` tier 3: ${int(TIERS[3].requestsPerMinute)} RPM, ${int(TIERS[3].tokensPerMinute)} TPM), answering 429 beyond.`,

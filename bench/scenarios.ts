@@ -7,11 +7,12 @@ import type { ContenderName } from "./protocol.js";
 
 /**
  * Latency of one request: a base (network round trip and queueing, the time of a one-input request)
- * plus a cost per token (the model's work, one request on one replica). 200 ms + 0.02 ms/token gives
- * ~0.2 s for a query, ~1.2 s for 128 skills (51K tokens) and ~6.6 s for a full 320K-token batch:
- * the "hundreds of ms to a few seconds per large batch" Voyage's users report.
+ * plus a cost per token (the model's work, one request on one replica). 200 ms + 0.015 ms/token
+ * gives ~0.2 s for a query, ~1 s for 128 skills (51K tokens) and ~5 s for a full 320K-token batch:
+ * the "hundreds of ms to a few seconds per large batch" embedding APIs answer in (OpenAI reports of
+ * ~10-30 s per million tokens in one request put the per-token cost at 0.01-0.03 ms).
  */
-export const LATENCY = { baseMs: 200, perTokenMs: 0.02 } as const;
+export const LATENCY = { baseMs: 200, perTokenMs: 0.015 } as const;
 
 /** Voyage's published limits for voyage-3.5 (FACTS.md): tier 1, tiers 2 and 3 multiply them. */
 export const TIERS = {
