@@ -1,6 +1,8 @@
 import { APICallError, type APICallErrorFields } from "../../src/index.js";
 import { memoryStore } from "../../src/testing/index.js";
 
+export { deferred } from "../support/assertions.js";
+
 /** An API error as a provider would throw it. */
 export function apiError(status: number | undefined, fields: Partial<APICallErrorFields> = {}): APICallError {
   return new APICallError(`scripted failure ${status ?? fields.reason}`, {
@@ -18,13 +20,4 @@ export function rows(n: number, text = (i: number) => `skill number ${i} parses 
 
 export function storeWith(n: number, text?: (i: number) => string) {
   return memoryStore({ rows: rows(n, text) });
-}
-
-/** A promise with its resolve function, for ordering concurrent work in tests. */
-export function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }

@@ -1,4 +1,7 @@
 import { expect } from "vitest";
+import { reachableStrings } from "../support/assertions.js";
+
+export { deferred, reachableStrings, rejectionOf } from "../support/assertions.js";
 
 /** Base64 of little-endian float32 values, written independently of the code under test. */
 export function float32Base64(values: readonly number[]): string {
@@ -10,43 +13,6 @@ export function float32Base64(values: readonly number[]): string {
 /** Base64 of one byte per value (int8 as two's complement). */
 export function bytesBase64(values: readonly number[]): string {
   return Buffer.from(values.map((v) => v & 0xff)).toString("base64");
-}
-
-/** The rejection of `promise`; fails the test when it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail("expected the promise to reject");
-}
-
-/**
- * Every string reachable from `value` through own properties (enumerable or not, symbols too),
- * following `cause` chains and nested objects: message, stack, fields, bodies, headers.
- */
-export function reachableStrings(value: unknown, depth = 0, seen = new Set<unknown>()): string[] {
-  if (typeof value === "string") return [value];
-  if (value === null || typeof value !== "object" || depth > 8 || seen.has(value)) return [];
-  seen.add(value);
-  const out: string[] = [];
-  if (value instanceof Headers) {
-    value.forEach((v, k) => {
-      out.push(k, v);
-    });
-    return out;
-  }
-  for (const key of Reflect.ownKeys(value)) {
-    let child: unknown;
-    try {
-      child = (value as Record<PropertyKey, unknown>)[key];
-    } catch {
-      continue;
-    }
-    out.push(...reachableStrings(child, depth + 1, seen));
-  }
-  return out;
 }
 
 /** Asserts that `secret` is nowhere in `error`: JSON, message, stack, fields, cause chain. */
@@ -64,15 +30,6 @@ export function expectSecretAbsent(error: unknown, secret: string): void {
   }
   const leaks = reachableStrings(e).filter((s) => s.includes(secret));
   expect(leaks).toEqual([]);
-}
-
-/** A promise with its resolver outside, to order events across a request. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 /** A request's headers as a plain object (lower-case names). */

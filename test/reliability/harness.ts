@@ -35,6 +35,8 @@ import {
   VOYAGE_MODEL,
 } from "./schema.js";
 
+export { reachableStrings, rejectionOf } from "../support/assertions.js";
+
 /*
  * API keys shaped like nothing the redaction's patterns know (no `sk-`/`pa-`/`al-` prefix, no
  * Bearer): only the providers' `registerSecret` can keep them out of errors, logs and events.
@@ -234,40 +236,6 @@ export const FAST = {
   maxInputsPerRequest: 4,
   concurrency: 2,
 } as const;
-
-/** The rejection of `promise`; fails the test when it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail("expected the promise to reject");
-}
-
-/** Every string reachable from `value` through own properties (enumerable or not) and `cause`s. */
-export function reachableStrings(value: unknown, depth = 0, seen = new Set<unknown>()): string[] {
-  if (typeof value === "string") return [value];
-  if (value === null || typeof value !== "object" || depth > 10 || seen.has(value)) return [];
-  seen.add(value);
-  const out: string[] = [];
-  if (value instanceof Headers) {
-    value.forEach((v, k) => {
-      out.push(k, v);
-    });
-    return out;
-  }
-  for (const key of Reflect.ownKeys(value)) {
-    let child: unknown;
-    try {
-      child = (value as Record<PropertyKey, unknown>)[key];
-    } catch {
-      continue;
-    }
-    out.push(...reachableStrings(child, depth + 1, seen));
-  }
-  return out;
-}
 
 /**
  * A describe block on the real server (node-postgres' factory: the test decides which drivers its
