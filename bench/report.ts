@@ -487,10 +487,13 @@ function reading(input: ReportInput, find: Find, boundOf: (m: Measured) => Bound
     );
   }
   const rss = databases.find((db) => find("rss", db, 100_000, "library"));
-  if (rss) {
+  const rss10 = rss && find("rss", rss, 10_000, "library");
+  const rss100 = rss && find("rss", rss, 100_000, "library");
+  if (rss10 && rss100) {
+    const ratio = rss100.run.first.peakRssKb / rss10.run.first.peakRssKb;
     out.push(
-      "**Peak RSS.** Over five runs while building the bench, 100,000 rows peaked at 1.23–1.34× the 10,000-row" +
-        " run: this target sits within the noise. The memory a run keeps is flat: with a GC forced every 5 s, a" +
+      `**Peak RSS.** ${x(ratio)} in this run; 1.23–1.38× over six runs while building the bench: this target` +
+        " sits within the noise of the measurement. The memory a run keeps is flat: with a GC forced every 5 s, a" +
         " 100,000-row run kept 46–68 MB of heap throughout; the difference is garbage that a 75-second run lets" +
         " V8 pile up before collecting and a 3-second run does not (peak heap in use, in the targets above).",
       "",
