@@ -94,7 +94,7 @@ function options(): Options {
   const serverUrl = process.env.DATABASE_URL || undefined;
   const notes: string[] = [];
   let databases: DatabaseKind[] = ["pglite"];
-  const wantServer = values.pg || values["pg-only"] || (smoke && serverUrl !== undefined);
+  const wantServer = values.pg || values["pg-only"] || smoke;
   if (wantServer && serverUrl) {
     databases = values["pg-only"] || smoke ? [driver] : ["pglite", driver];
   } else if (wantServer) {
@@ -333,6 +333,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  log(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  // An option error says what to change; anything else gets its stack.
+  const option = error instanceof Error && error.message.startsWith("--");
+  log(
+    `bench: ${error instanceof Error ? (option ? error.message : (error.stack ?? error.message)) : String(error)}`,
+  );
   process.exit(1);
 });
