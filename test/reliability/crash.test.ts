@@ -90,46 +90,86 @@ function killPoints(random: (min: number, max: number) => number, randomMoment: 
   ];
 }
 
+/*
+ * Each step waits for one worker process (two when a killed predecessor still held the lock): its
+ * startup (tsx, the driver, PGlite's WASM) and its run. On a loaded 2-core machine that is seconds,
+ * not the 30 s default budget of a whole test, so each step gets its own deadline for one process
+ * and its retries. A deadline only catches a hang; nothing waits for it.
+ */
+const STEP_DEADLINE_MS = 120_000;
+
 function crashTests(backend: () => Backend, options: { randomMoment: boolean }) {
   const random = seeded(SEED);
   const atomicKill: KillPoint = { on: "write", n: random(2, 4), delayMs: random(0, 10) };
   const kills = killPoints(random, options.randomMoment);
+  // The steps run in order on one table; each starts from what the previous one left.
+  let i = 0;
+  let before = 0;
 
-  it(`atomic SIGKILL ${JSON.stringify(atomicKill)}; a refused key; SIGKILL ${kills.map((k) => JSON.stringify(k)).join(", ")}; the next run completes`, async () => {
-    const b = backend();
-    let i = 0;
-    // All or nothing: killed during its writes, an atomic run leaves nothing behind.
-    const atomic = await run(b, i++, { ...OPTIONS, atomic: true }, atomicKill);
-    expect(atomic.killed, atomic.output).toBe(true);
-    expect(await b.use((db) => verifyEmbeddings(db, tables))).toMatchObject({ rows: ROWS, current: 0 });
+  it(
+    `atomic SIGKILL ${JSON.stringify(atomicKill)} leaves nothing behind`,
+    async () => {
+      // All or nothing: killed during its writes, an atomic run leaves nothing behind.
+      const atomic = await run(backend(), i++, { ...OPTIONS, atomic: true }, atomicKill);
+      expect(atomic.killed, atomic.output).toBe(true);
+      expect(await backend().use((db) => verifyEmbeddings(db, tables))).toMatchObject({
+        rows: ROWS,
+        current: 0,
+      });
+    },
+    STEP_DEADLINE_MS,
+  );
 
-    // A clean failure: the worker prints the error as an application would (console.error).
-    emulator.inject("invalid_key", { afterRequests: 1 });
-    const refused = await run(b, i++, OPTIONS);
-    expect(refused.code, refused.output).toBe(1);
-    expect(refused.output).toMatch(/BackfillError[\s\S]*APICallError[\s\S]*authentication/);
-    expect(refused.output).not.toContain(VOYAGE_KEY);
-    let before = (await b.use((db) => verifyEmbeddings(db, tables))).current;
-    expect(before).toBeGreaterThan(0);
+  it(
+    "a refused key fails cleanly, keeping what was written",
+    async () => {
+      // A clean failure: the worker prints the error as an application would (console.error).
+      emulator.inject("invalid_key", { afterRequests: 1 });
+      const refused = await run(backend(), i++, OPTIONS);
+      expect(refused.code, refused.output).toBe(1);
+      expect(refused.output).toMatch(/BackfillError[\s\S]*APICallError[\s\S]*authentication/);
+      expect(refused.output).not.toContain(VOYAGE_KEY);
+      before = (await backend().use((db) => verifyEmbeddings(db, tables))).current;
+      expect(before).toBeGreaterThan(0);
+    },
+    STEP_DEADLINE_MS,
+  );
 
-    for (const kill of kills) {
-      const result = await run(b, i++, OPTIONS, kill);
-      expect(
-        result.killed,
-        `${JSON.stringify(kill)} should land before the run ends:\n${result.output}`,
-      ).toBe(true);
-      const after = await b.use((db) => verifyEmbeddings(db, tables));
-      expect(after.rows).toBe(ROWS);
-      expect(after.current).toBeGreaterThanOrEqual(before);
-      before = after.current;
-    }
-    expect(before).toBeLessThan(ROWS);
-    const last = await run(b, i++, OPTIONS);
-    expect(last.code, last.output).toBe(0);
-    // It resumed: only the rows still pending were embedded.
-    expect(last.report).toMatchObject({ pending: ROWS - before, embedded: ROWS - before, failed: 0 });
-    expect(await b.use((db) => verifyEmbeddings(db, tables))).toMatchObject({ rows: ROWS, current: ROWS });
-  });
+  for (const kill of kills) {
+    it(
+      `SIGKILL ${JSON.stringify(kill)} loses no written row`,
+      async () => {
+        expect(before, "the steps before this one ran").toBeGreaterThan(0);
+        const result = await run(backend(), i++, OPTIONS, kill);
+        expect(
+          result.killed,
+          `${JSON.stringify(kill)} should land before the run ends:\n${result.output}`,
+        ).toBe(true);
+        const after = await backend().use((db) => verifyEmbeddings(db, tables));
+        expect(after.rows).toBe(ROWS);
+        expect(after.current).toBeGreaterThanOrEqual(before);
+        before = after.current;
+      },
+      STEP_DEADLINE_MS,
+    );
+  }
+
+  it(
+    "the next run resumes and completes",
+    async () => {
+      expect(before, "the steps before this one ran").toBeGreaterThan(0);
+      expect(before).toBeLessThan(ROWS);
+      const last = await run(backend(), i++, OPTIONS);
+      expect(last.code, last.output).toBe(0);
+      // It resumed: only the rows still pending were embedded.
+      expect(last.report).toMatchObject({ pending: ROWS - before, embedded: ROWS - before, failed: 0 });
+      expect(await backend().use((db) => verifyEmbeddings(db, tables))).toMatchObject({
+        rows: ROWS,
+        current: ROWS,
+      });
+    },
+    STEP_DEADLINE_MS,
+  );
 }
 
 describe("reliability: crashes [pglite, file-backed]", () => {
