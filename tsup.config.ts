@@ -4,6 +4,7 @@ import { defineConfig, type Options } from "tsup";
 // so `instanceof` holds between `@relay/embeddings` and its subpaths.
 const entry = {
   index: "src/index.ts",
+  "provider-utils": "src/provider-utils/index.ts",
   testing: "src/testing/index.ts",
   "providers/voyage": "providers/voyage/index.ts",
   "providers/openai": "providers/openai/index.ts",

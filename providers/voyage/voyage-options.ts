@@ -1,4 +1,4 @@
-import type { EmbeddingProviderLimits, InputType } from "../../src/contracts/embedding-provider.js";
+import type { EmbeddingProviderLimits, InputType } from "../../src/index.js";
 
 /** Voyage embedding model ids the library knows the limits and dimensions of; any other id works too. */
 export type VoyageEmbeddingModelId =
