@@ -28,8 +28,10 @@ export interface BackfillOptions<Id = unknown> {
    */
   reembed?: ReembedMode;
   /**
-   * What the texts are embedded as.
-   * @default "document"
+   * What the texts are embedded as. When omitted, the provider's own setting applies: for
+   * `voyageProvider` its `inputType` option (`"document"` unless set; `null` sends none); OpenAI
+   * ignores it.
+   * @default the provider's own
    */
   inputType?: InputType;
   /**
@@ -125,8 +127,11 @@ export interface BackfillOptions<Id = unknown> {
 }
 
 /** Options with defaults applied and checked. */
-export type ResolvedBackfillOptions<Id> = Required<Omit<BackfillOptions<Id>, "signal" | "onProgress">> &
-  Pick<BackfillOptions<Id>, "signal" | "onProgress">;
+// `inputType` stays optional: when absent, the provider's own setting applies.
+export type ResolvedBackfillOptions<Id> = Required<
+  Omit<BackfillOptions<Id>, "signal" | "onProgress" | "inputType">
+> &
+  Pick<BackfillOptions<Id>, "signal" | "onProgress" | "inputType">;
 
 const isPositiveInteger = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v > 0;
 const isNonNegative = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
@@ -175,7 +180,7 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
     provider,
     store,
     reembed: options.reembed ?? d.reembed,
-    inputType: options.inputType ?? d.inputType,
+    inputType: options.inputType,
     concurrency: options.concurrency ?? d.concurrency,
     maxInputsPerRequest: options.maxInputsPerRequest ?? limits.maxInputsPerRequest,
     maxTokensPerRequest: options.maxTokensPerRequest ?? limits.maxTokensPerRequest,
@@ -196,7 +201,11 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
   };
 
   check(["missing", "stale", "all"].includes(r.reembed), "reembed", '"missing", "stale" or "all"');
-  check(["document", "query"].includes(r.inputType), "inputType", '"document" or "query"');
+  check(
+    r.inputType === undefined || ["document", "query"].includes(r.inputType),
+    "inputType",
+    '"document" or "query"',
+  );
   check(isPositiveInteger(r.concurrency), "concurrency", "a positive integer");
   check(
     isPositiveInteger(r.maxInputsPerRequest) && r.maxInputsPerRequest <= limits.maxInputsPerRequest,

@@ -1,7 +1,8 @@
 import { delay, HttpResponse, http } from "msw";
 import { describe, expect, it, vi } from "vitest";
 import { voyageProvider } from "../../providers/voyage/index.js";
-import { APICallError, InvalidOptionError, InvalidResponseError } from "../../src/index.js";
+import { APICallError, backfill, InvalidOptionError, InvalidResponseError } from "../../src/index.js";
+import { memoryStore } from "../../src/testing/index.js";
 import {
   bytesBase64,
   embeddingsBody,
@@ -13,7 +14,7 @@ import {
   useApiServer,
 } from "./helpers.js";
 
-// Not shaped like any known key (sk-/pa-/al-): only `registerSecret` can keep it out of errors.
+// Not shaped like any known key (sk-/pa-/al-): only the provider's own redaction can keep it out.
 const KEY = "test-voyage-key-0123456789abcdef";
 const URL = "https://api.voyageai.com/v1/embeddings";
 
@@ -193,6 +194,36 @@ describe("voyageProvider: wire request", () => {
       expect(calls, `status ${status}`).toHaveLength(1);
       server.resetHandlers();
     }
+  });
+});
+
+describe("voyageProvider: inputType under backfill()", () => {
+  // What `backfill()` sends when it is not told an inputType: the provider's own setting.
+  const sentInputTypes = async (
+    providerOptions: Partial<Parameters<typeof voyageProvider>[0]>,
+    inputType?: "document" | "query",
+  ) => {
+    const calls = answer((body) => ok((body.input as string[]).map(() => float32Base64([1, 0]))));
+    await backfill({
+      provider: provider({ model: "voyage-custom", dimensions: 2, ...providerOptions }),
+      store: memoryStore({ rows: [{ id: 1, text: "alpha" }] }),
+      ...(inputType ? { inputType } : {}),
+    });
+    return calls.map((call) => call.body.input_type);
+  };
+
+  it("sends no input_type for voyageProvider({ inputType: null })", async () => {
+    expect(await sentInputTypes({ inputType: null })).toEqual([undefined]);
+  });
+
+  it("sends the provider's own inputType, and \"document\" when it has none", async () => {
+    expect(await sentInputTypes({ inputType: "query" })).toEqual(["query"]);
+    expect(await sentInputTypes({})).toEqual(["document"]);
+  });
+
+  it("sends backfill({ inputType }) over the provider's setting", async () => {
+    expect(await sentInputTypes({ inputType: null }, "query")).toEqual(["query"]);
+    expect(await sentInputTypes({ inputType: "query" }, "document")).toEqual(["document"]);
   });
 });
 
