@@ -25,8 +25,10 @@ function ok(embeddings: string[] | number[][], headers?: Record<string, string>)
   return embeddingsBody(embeddings, "voyage-3.5", { total_tokens: 42 }, headers);
 }
 
-const provider = (options: Partial<Parameters<typeof voyageProvider>[0]> = {}) =>
-  voyageProvider({ apiKey: KEY, model: "voyage-3.5", ...options });
+const provider = (options: Partial<Parameters<typeof voyageProvider>[0]> = {}) => {
+  vi.stubEnv("VOYAGE_BASE_URL", "");
+  return voyageProvider({ apiKey: KEY, model: "voyage-3.5", ...options });
+};
 
 describe("voyageProvider: creation", () => {
   it.each([
@@ -40,6 +42,10 @@ describe("voyageProvider: creation", () => {
     ["voyage-finance-2", 120_000, 32_000, 1024],
     ["voyage-law-2", 120_000, 16_000, 1024],
     ["voyage-code-2", 120_000, 16_000, 1536],
+    ["voyage-3", 320_000, 32_000, 1024],
+    ["voyage-3-lite", 1_000_000, 32_000, 512],
+    ["voyage-multilingual-2", 120_000, 32_000, 1024],
+    ["voyage-2", 320_000, 4_000, 1024],
   ])("declares the limits and dimensions of %s", (model, tokens, context, dimensions) => {
     const p = provider({ model });
     expect(p).toMatchObject({
@@ -187,6 +193,19 @@ describe("voyageProvider: wire request", () => {
     expect(calls[0]!.url).toBe("https://voyage.example.test/v1/embeddings");
   });
 
+  it("reads VOYAGE_BASE_URL when baseURL is not given; baseURL wins over it", async () => {
+    const create = (baseURL?: string) => voyageProvider({ apiKey: KEY, model: "voyage-3.5", baseURL });
+    vi.stubEnv("VOYAGE_BASE_URL", "https://voyage-env.example.test/v1");
+    const fromEnv = answer(() => ok([float32Base64([1])]), "https://voyage-env.example.test/v1/embeddings");
+    await create().embed(["a"]);
+    expect(fromEnv).toHaveLength(1);
+    const fromOption = answer(() => ok([float32Base64([1])]), "https://voyage.example.test/v1/embeddings");
+    await create("https://voyage.example.test/v1").embed(["a"]);
+    expect(fromOption).toHaveLength(1);
+    vi.stubEnv("VOYAGE_BASE_URL", "not a url");
+    expect(() => create()).toThrow(/`baseURL`/);
+  });
+
   it("sends exactly one request per call: the SDK's retries are off", async () => {
     for (const status of [429, 500, 503]) {
       const calls = answer(() => HttpResponse.json({ detail: "nope" }, { status }));
@@ -216,7 +235,7 @@ describe("voyageProvider: inputType under backfill()", () => {
     expect(await sentInputTypes({ inputType: null })).toEqual([undefined]);
   });
 
-  it("sends the provider's own inputType, and \"document\" when it has none", async () => {
+  it('sends the provider\'s own inputType, and "document" when it has none', async () => {
     expect(await sentInputTypes({ inputType: "query" })).toEqual(["query"]);
     expect(await sentInputTypes({})).toEqual(["document"]);
   });
