@@ -6,6 +6,7 @@ const entry = {
   index: "src/index.ts",
   "provider-utils": "src/provider-utils/index.ts",
   testing: "src/testing/index.ts",
+  "testing/msw": "src/testing/msw.ts",
   "providers/voyage": "providers/voyage/index.ts",
   "providers/openai": "providers/openai/index.ts",
   "adapters/drizzle": "adapters/drizzle/index.ts",

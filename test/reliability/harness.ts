@@ -23,6 +23,7 @@ import {
   type EmbeddingsEmulatorOptions,
   emulatorTruncate,
 } from "../../src/testing/index.js";
+import { emulatorHandlers } from "../../src/testing/msw.js";
 import { type AnyDb, type DatabaseFactory, databases } from "../support/index.js";
 import {
   DIMENSIONS,
@@ -187,7 +188,7 @@ export function useEmulator(transport: Transport, options: EmbeddingsEmulatorOpt
   beforeAll(async () => {
     h.emulator = createEmbeddingsEmulator(options);
     if (transport === "msw") {
-      const server = setupServer(...h.emulator.handlers);
+      const server = setupServer(...emulatorHandlers(h.emulator));
       server.listen({ onUnhandledRequest: "error" });
       stop = () => server.close();
       h.voyageBaseURL = "https://api.voyageai.com/v1";

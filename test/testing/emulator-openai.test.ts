@@ -5,6 +5,7 @@ import {
   deterministicEmbedding,
   emulatorTokenCount,
 } from "../../src/testing/index.js";
+import { emulatorHandlers } from "../../src/testing/msw.js";
 import { decodeFloat32, post, rejection, textOfTokens, useEmulator } from "./emulator-harness.js";
 
 const h = useEmulator("msw");
@@ -181,7 +182,7 @@ describe("OpenAI emulator: validation errors with the real bodies", () => {
     expect(missing.json.error.message).toContain("You didn't provide an API key.");
 
     const strict = createEmbeddingsEmulator({ apiKeys: ["sk-right"] });
-    h.use(...strict.handlersFor({ openai: "https://strict.example/v1" }));
+    h.use(...emulatorHandlers(strict, { openai: "https://strict.example/v1" }));
     {
       const wrong = new OpenAI({ apiKey: "sk-wrong", baseURL: "https://strict.example/v1", maxRetries: 0 });
       const error = await openaiError(
@@ -206,7 +207,7 @@ describe("OpenAI emulator: validation errors with the real bodies", () => {
 
 describe("OpenAI-compatible servers that ignore encoding_format (openaiIgnoresEncodingFormat)", () => {
   const compat = createEmbeddingsEmulator({ openaiIgnoresEncodingFormat: true });
-  beforeEach(() => h.use(...compat.handlersFor({ openai: "http://ollama.local:11434/v1" })));
+  beforeEach(() => h.use(...emulatorHandlers(compat, { openai: "http://ollama.local:11434/v1" })));
   // Created after MSW patched fetch: the openai SDK keeps the fetch it finds at construction.
   const client = () =>
     new OpenAI({ apiKey: "ollama", baseURL: "http://ollama.local:11434/v1", maxRetries: 0 });
