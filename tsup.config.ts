@@ -9,6 +9,7 @@ const entry = {
   "testing/msw": "src/testing/msw.ts",
   "providers/voyage": "providers/voyage/index.ts",
   "providers/openai": "providers/openai/index.ts",
+  "providers/ai-sdk": "providers/ai-sdk/index.ts",
   "adapters/drizzle": "adapters/drizzle/index.ts",
 };
 

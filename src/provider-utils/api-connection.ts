@@ -1,6 +1,5 @@
 import type { EmbedResult } from "../contracts/embedding-provider.js";
 import type { APICallErrorReason } from "../errors/api-call-error.js";
-import { EmbeddingsError } from "../errors/embeddings-error.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
 import { InvalidResponseError } from "../errors/invalid-response-error.js";
 import { type CallContext, httpCallError, transportCallError } from "./api-call-failure.js";
@@ -274,7 +273,6 @@ async function mapSdkError(
   ctx: CallContext,
   readError: ((error: unknown) => SdkErrorInfo) | undefined,
 ): Promise<unknown> {
-  if (EmbeddingsError.isInstance(error)) return error;
   const sdk = readError?.(error) ?? {};
   // Node's fetch rejects with the reason an SDK's own timer aborted it with (Voyage: "timeout").
   if (sdk.timeout || exchange.networkError === "timeout") return transportCallError(ctx, "timeout", error);

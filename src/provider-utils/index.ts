@@ -21,7 +21,7 @@ export {
 export { decodeEmbedding, type EmbeddingEncoding } from "./base64.js";
 export { readEmbeddings, readUsage } from "./embeddings-response.js";
 export { extractErrorDetail, isRequestTooLarge } from "./error-body.js";
-export { loadApiKey, mergeLimits, optionalPositiveInteger } from "./options.js";
+export { loadApiKey, mergeLimits, optionalPositiveInteger, timeoutOption } from "./options.js";
 export { redactError, runProviderCall } from "./provider-call.js";
 export { type HeadersLike, parseRateLimitHeaders } from "./rate-limit-headers.js";
 export { sanitizeCause } from "./sanitize-cause.js";

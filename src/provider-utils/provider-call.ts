@@ -32,9 +32,9 @@ export function redactError(error: unknown, redact: Redact): unknown {
 /**
  * Runs one API call the way every provider must: it settles within `ctx.timeoutMs` (a retryable
  * `timeout` {@link APICallError}) or as soon as `signal` aborts (rejecting with exactly
- * `signal.reason`), even if `run` ignores its signal; whatever `run` throws goes through `toError`
- * (map it to an `APICallError` or `InvalidResponseError`); and every error that leaves is redacted
- * with `ctx.redact` (see {@link redactError}).
+ * `signal.reason`), even if `run` ignores its signal; whatever else `run` throws goes through
+ * `toError` (map it to an `APICallError` or `InvalidResponseError`; the library's own errors pass as
+ * they are); and every error that leaves is redacted with `ctx.redact` (see {@link redactError}).
  *
  * {@link apiConnection} builds on this; use it directly for a client that is not an HTTP SDK, or
  * whose key you do not hold (the AI SDK bridge).
@@ -52,8 +52,9 @@ export async function runProviderCall<T>(
         try {
           return await run(combined);
         } catch (error) {
-          // An abort of the caller's signal is settled by callWithDeadline with signal.reason.
-          if (signal?.aborted || combined.aborted) throw error;
+          // An abort of the caller's signal is settled by callWithDeadline with signal.reason; the
+          // library's own errors (thrown by `run` itself) need no mapping.
+          if (signal?.aborted || combined.aborted || EmbeddingsError.isInstance(error)) throw error;
           throw await toError(error);
         }
       },

@@ -1,0 +1,36 @@
+/*
+ * The parts of the AI SDK's embedding model specification the bridge uses, written out so that the
+ * bridge imports nothing from the AI SDK: `EmbeddingModelV2` (`ai` 5), `EmbeddingModelV3` (`ai` 6) and
+ * `EmbeddingModelV4` (`ai` 7) all fit.
+ */
+
+/** Provider-specific options of one call, keyed by provider: `{ voyage: { inputType: "document" } }`. */
+export type AiSdkCallProviderOptions = Record<string, Record<string, any>>;
+
+/** What `doEmbed` returns, in every specification version. */
+export interface AiSdkEmbedResult {
+  readonly embeddings: ReadonlyArray<ReadonlyArray<number>>;
+  readonly usage?: { readonly tokens: number } | undefined;
+  readonly response?: { readonly headers?: Record<string, string> | undefined } | undefined;
+}
+
+/**
+ * An AI SDK embedding model: `openai.embedding("text-embedding-3-small")`,
+ * `voyage.textEmbeddingModel("voyage-3.5")`, `cohere.embedding(…)`, `google.textEmbeddingModel(…)`,
+ * `mistral.embedding(…)`, `bedrock.embedding(…)`, `azure.embedding(…)`, Ollama's…
+ */
+export interface AiSdkEmbeddingModel {
+  readonly specificationVersion: "v2" | "v3" | "v4";
+  /** Provider name, e.g. `"openai.embedding"`. */
+  readonly provider: string;
+  readonly modelId: string;
+  /** Most values per call; `Infinity` or `undefined` when the model has no limit. */
+  readonly maxEmbeddingsPerCall: PromiseLike<number | undefined> | number | undefined;
+  readonly supportsParallelCalls: PromiseLike<boolean> | boolean;
+  doEmbed(options: {
+    values: string[];
+    abortSignal?: AbortSignal;
+    providerOptions?: AiSdkCallProviderOptions;
+    headers?: Record<string, string | undefined>;
+  }): PromiseLike<AiSdkEmbedResult>;
+}
