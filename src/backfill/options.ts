@@ -51,7 +51,7 @@ export interface BackfillOptions<Id = unknown> {
    */
   maxTokensPerRequest?: number;
   /**
-   * Requests per minute at most (your plan's limit, e.g. Voyage tier 1: 2,000), on a sliding window
+   * Requests per minute at most (your account's limit, e.g. Voyage tier 1: 2,000), on a sliding window
    * in which a request counts from its start until a minute after its answer: the API, which admits
    * it in between, has always freed it by then.
    * @default Infinity (no limit)
@@ -65,7 +65,8 @@ export interface BackfillOptions<Id = unknown> {
    */
   tokensPerMinute?: number;
   /**
-   * Minimum time between the starts of two requests, in ms (the original script's pause: 150).
+   * Minimum time between the starts of two requests, in ms: a simple way to stay under a low
+   * requests-per-minute limit (150 ms allows at most 400 request starts per minute).
    * @default 0
    */
   minIntervalMs?: number;
@@ -109,8 +110,8 @@ export interface BackfillOptions<Id = unknown> {
    */
   dedupeCacheSize?: number;
   /**
-   * All or nothing: the run happens in one store transaction, rolled back on any failure (the original
-   * script's behaviour). By default each batch commits on its own and a re-run resumes.
+   * All or nothing: the run happens in one store transaction, rolled back on any failure. By default
+   * each batch commits on its own, and a re-run resumes where a failed run stopped.
    * @default false
    */
   atomic?: boolean;

@@ -5,6 +5,11 @@ export type Redact = (text: string) => string;
 
 /** Secrets shorter than this are not redacted: they would redact ordinary words (`"ollama"`). */
 const MIN_SECRET_LENGTH = 8;
+/**
+ * Any run of this many consecutive characters of a secret is redacted too: messages that quote a
+ * snippet of a body (V8's `JSON.parse` errors show ~10 characters) can cut a key anywhere.
+ */
+const PARTIAL_LENGTH = 8;
 const REDACTED = "[redacted]";
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
@@ -91,11 +96,40 @@ function secretPattern(secret: string): string {
   return [mixed, ...literals].join("|");
 }
 
+/** Every run of {@link PARTIAL_LENGTH} characters of `secret`, as a pattern. */
+function partialPattern(secret: string): string[] {
+  const windows = new Set<string>();
+  for (let i = 0; i + PARTIAL_LENGTH <= secret.length; i++) windows.add(secret.slice(i, i + PARTIAL_LENGTH));
+  return [...windows].map(escapeRegExp);
+}
+
+/** Replaces every stretch of `text` covered by an occurrence (overlapping ones too) of `pattern`. */
+function redactRuns(text: string, pattern: RegExp): string {
+  const covered: Array<[number, number]> = [];
+  pattern.lastIndex = 0;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+    const end = match.index + match[0].length;
+    const last = covered.at(-1);
+    if (last && match.index <= last[1]) last[1] = Math.max(last[1], end);
+    else covered.push([match.index, end]);
+    pattern.lastIndex = match.index + 1;
+  }
+  if (covered.length === 0) return text;
+  let out = "";
+  let from = 0;
+  for (const [start, end] of covered) {
+    out += `${text.slice(from, start)}${REDACTED}`;
+    from = end;
+  }
+  return out + text.slice(from);
+}
+
 /**
  * Returns a function that replaces the given secrets, in every form a server or a log can give them
- * back (raw, JSON-escaped, URL-encoded, HTML-escaped, base64), with `[redacted]`, and also anything
- * shaped like a bearer token or a well-known API key. Secrets shorter than 8 characters are not
- * redacted (a placeholder such as `"ollama"` is no secret, and would redact ordinary words).
+ * back (raw, JSON-escaped, URL-encoded, HTML-escaped, base64), with `[redacted]`, and also any run of
+ * 8 or more consecutive characters of a secret (a message quoting a cut snippet), and anything shaped
+ * like a bearer token or a well-known API key. Secrets shorter than 8 characters are not redacted (a
+ * placeholder such as `"ollama"` is no secret, and would redact ordinary words).
  *
  * A provider built with {@link apiConnection} gets one for its own key: every error it makes is
  * redacted with it, where the error is made. Use this directly for anything else that might hold a
@@ -108,11 +142,12 @@ function secretPattern(secret: string): string {
  * ```
  */
 export function secretRedactor(secrets: Iterable<string | undefined>): Redact {
-  const patterns = [...new Set(secrets)]
+  const kept = [...new Set(secrets)]
     .filter((s): s is string => typeof s === "string" && s.length >= MIN_SECRET_LENGTH)
     // Longer secrets first, so one secret inside another is never half redacted.
-    .sort((a, b) => b.length - a.length)
-    .map(secretPattern);
-  const pattern = patterns.length > 0 ? new RegExp(patterns.join("|"), "g") : undefined;
-  return (text) => redactSecrets(pattern ? text.replace(pattern, REDACTED) : text);
+    .sort((a, b) => b.length - a.length);
+  if (kept.length === 0) return redactSecrets;
+  const whole = new RegExp(kept.map(secretPattern).join("|"), "g");
+  const partial = new RegExp(kept.flatMap(partialPattern).join("|"), "g");
+  return (text) => redactSecrets(redactRuns(text.replace(whole, REDACTED), partial));
 }

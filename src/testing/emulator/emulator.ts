@@ -57,7 +57,7 @@ export interface EmbeddingsEmulator {
 
 /**
  * Creates an emulator of the Voyage (`POST {root}/v1/embeddings`) and OpenAI
- * (`POST {root}/v1/embeddings`) embeddings APIs: the limits, validation and error bodies of FACTS.md,
+ * (`POST {root}/v1/embeddings`) embeddings APIs: their documented limits, validation and error bodies,
  * rate limits, faults, and recorded calls. Vectors are `deterministicEmbedding(text, dimensions)` of
  * each (possibly truncated) input, Voyage's `input_type` aside; tokens are `emulatorTokenCount(text)`.
  *

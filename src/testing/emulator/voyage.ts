@@ -1,6 +1,6 @@
 /*
  * Voyage's wire format (`POST {root}/v1/embeddings`): request rules and limits, `{ detail }` errors.
- * Messages follow the real ones where FACTS.md gives them (the batch-token message is exact).
+ * Messages follow the real ones where they are documented (the batch-token message is exact).
  */
 import { type Dialect, type EmbedJob, gatewayPage, isPlainObject, json, type Reply } from "./dialect.js";
 import type { OutputDtype } from "./encoding.js";
