@@ -1,4 +1,5 @@
 import OpenAI, { APIError, BadRequestError, NotFoundError } from "openai";
+import { VERSION as OPENAI_VERSION } from "openai/version";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   createEmbeddingsEmulator,
@@ -9,6 +10,7 @@ import { emulatorHandlers } from "../../src/testing/msw.js";
 import { decodeFloat32, post, rejection, textOfTokens, useEmulator } from "./emulator-harness.js";
 
 const h = useEmulator("msw");
+const OPENAI_MAJOR = Number.parseInt(OPENAI_VERSION, 10);
 
 async function openaiError(promise: Promise<unknown>) {
   const error = await rejection(promise);
@@ -223,9 +225,10 @@ describe("OpenAI-compatible servers that ignore encoding_format (openaiIgnoresEn
     expect(Float32Array.from(body.data[0].embedding)).toEqual(deterministicEmbedding("a b", 1536));
   });
 
-  it("makes the SDK's default base64 decoding silently shrink each vector to a quarter", async () => {
+  it("makes the SDK's default base64 decoding silently shrink each vector to a quarter (before openai 7)", async () => {
     const res = await client().embeddings.create({ input: ["a b"], model: "text-embedding-3-small" });
-    expect(res.data[0]!.embedding).toHaveLength(1536 / 4);
+    // openai 7 keeps a float array it did not ask for; 5 and 6 decode it as base64.
+    expect(res.data[0]!.embedding).toHaveLength(OPENAI_MAJOR >= 7 ? 1536 : 1536 / 4);
     const ok = await client().embeddings.create({
       input: ["a b"],
       model: "text-embedding-3-small",
