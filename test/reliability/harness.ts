@@ -40,7 +40,7 @@ export { reachableStrings, rejectionOf } from "../support/assertions.js";
 
 /*
  * API keys shaped like nothing the redaction's patterns know (no `sk-`/`pa-`/`al-` prefix, no
- * Bearer): only the providers' `registerSecret` can keep them out of errors, logs and events.
+ * Bearer): only the providers' own redaction of their key can keep them out of errors, logs and events.
  */
 export const VOYAGE_KEY = "relvoy_4QmX9vTz2LwP7dRk";
 export const OPENAI_KEY = "relopn_8HcN3yUe5JbG1sFa";
