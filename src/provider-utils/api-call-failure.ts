@@ -12,14 +12,15 @@ import type { Redact } from "./secret-redactor.js";
 
 /** Who failed: enough to say so in a message, and the provider's redactor. */
 export interface CallContext {
-  /** Provider id (`"voyage"`). */
+  /** Provider id (`"voyage"`): the error's `provider`. */
   readonly provider: string;
   /** How messages name the service (`"Voyage"`). */
   readonly label: string;
+  /** Model id: the error's `model`, and named in its message. */
   readonly model: string;
-  /** The request URL. */
+  /** The request URL: the error's `url` (redacted). */
   readonly url: string;
-  /** `timeoutMs` of the request, for the timeout message. */
+  /** Time for the call in milliseconds: when it is up, a `timeout` error that says how long it was. */
   readonly timeoutMs: number;
   /** Extra advice per reason, replacing the default. */
   readonly hints?: Partial<Record<APICallErrorReason, string>>;
@@ -59,12 +60,17 @@ function message(ctx: CallContext, reason: APICallErrorReason, status?: number, 
   return `${ctx.label} embeddings request (model "${ctx.model}") ${what} (${reason})${said}. ${hint}`;
 }
 
-/** An HTTP error answer. `body` is the parsed body when the SDK parsed it, `text` the raw body. */
+/** An HTTP error answer, as far as it is known. */
 export interface HttpFailure {
+  /** The HTTP status. */
   readonly status: number;
+  /** Response headers: `retry-after-ms`, `retry-after`, `x-ratelimit-*`. */
   readonly headers?: HeadersLike | undefined;
+  /** The body as an SDK parsed it, used when `text` is not known. */
   readonly body?: unknown;
+  /** The raw body: becomes the error's `responseBody` (redacted), and its message the `detail`. */
   readonly text?: string | undefined;
+  /** What was thrown: attached as a sanitized copy (see {@link sanitizeCause}). */
   readonly cause?: unknown;
 }
 

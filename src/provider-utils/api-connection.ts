@@ -142,9 +142,13 @@ export interface EmbedRequest extends Omit<CallRequest, "path"> {
  * skeleton every call needs. Hold it in a private field of the provider.
  */
 export interface ApiConnection {
+  /** Provider id, as given. */
   readonly provider: string;
+  /** How messages name the service, as given. */
   readonly label: string;
+  /** The base URL in use (option, environment variable or default), without a trailing slash. */
   readonly baseURL: string;
+  /** Time for one call in milliseconds. */
   readonly timeoutMs: number;
   /** Redacts this connection's key, in every form, and bearer tokens from a text. */
   readonly redact: Redact;

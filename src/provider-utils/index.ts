@@ -19,7 +19,7 @@ export {
   type SdkErrorInfo,
 } from "./api-connection.js";
 export { decodeEmbedding, type EmbeddingEncoding } from "./base64.js";
-export { readEmbeddings, readUsage } from "./embeddings-response.js";
+export { type ResponseSource, readEmbeddings, readUsage } from "./embeddings-response.js";
 export { extractErrorDetail, isRequestTooLarge } from "./error-body.js";
 export { loadApiKey, mergeLimits, optionalPositiveInteger, timeoutOption } from "./options.js";
 export { redactError, runProviderCall } from "./provider-call.js";

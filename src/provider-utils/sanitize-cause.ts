@@ -12,14 +12,18 @@ const MAX_DEPTH = 5;
  * @param redact - the provider's redactor (see {@link secretRedactor}).
  * @default redact: redacts bearer tokens and key-shaped strings only
  */
-export function sanitizeCause(error: unknown, redact: Redact = redactSecrets, depth = 0): Error | undefined {
+export function sanitizeCause(error: unknown, redact: Redact = redactSecrets): Error | undefined {
+  return copy(error, redact, 0);
+}
+
+function copy(error: unknown, redact: Redact, depth: number): Error | undefined {
   if (error === undefined || error === null) return undefined;
   if (!(error instanceof Error)) return new Error(redact(String(error)));
-  const cause = depth < MAX_DEPTH ? sanitizeCause(error.cause, redact, depth + 1) : undefined;
-  const copy = new Error(redact(error.message), cause ? { cause } : undefined);
-  copy.name = redact(error.name);
-  copy.stack = error.stack === undefined ? undefined : redact(error.stack);
+  const cause = depth < MAX_DEPTH ? copy(error.cause, redact, depth + 1) : undefined;
+  const safe = new Error(redact(error.message), cause ? { cause } : undefined);
+  safe.name = redact(error.name);
+  safe.stack = error.stack === undefined ? undefined : redact(error.stack);
   const code = (error as { code?: unknown }).code;
-  if (typeof code === "string") Object.defineProperty(copy, "code", { value: redact(code) });
-  return copy;
+  if (typeof code === "string") Object.defineProperty(safe, "code", { value: redact(code) });
+  return safe;
 }
