@@ -75,7 +75,8 @@ async function tryLock(session: Session, fn: string, key: string, id: number): P
 /**
  * Takes the run's advisory locks (two-int keys derived from the target, never clashing with
  * single-bigint application locks): a run over all rows locks the target exclusively; a partitioned
- * run shares the target lock with its sibling partitions and locks its own partition exclusively.
+ * run shares the target lock with its sibling partitions and locks its own partition exclusively; a
+ * key-range run (`withKeyRange`) likewise shares the target lock and locks its range exclusively.
  * Throws a `StoreError` (`reason: "locked"`) when another process holds a conflicting lock.
  */
 export async function acquireLock(config: StoreConfig, db: AnyPgDatabase): Promise<HeldLock | undefined> {
@@ -85,7 +86,8 @@ export async function acquireLock(config: StoreConfig, db: AnyPgDatabase): Promi
   });
   if (!session) return undefined;
   const target = `relay.embeddings:${config.target.name.display}.${config.target.embedding.name}`;
-  const { partition } = config;
+  const { partition, range } = config;
+  const shared = partition !== undefined || range !== undefined;
   const held: [fn: string, key: string, id: number][] = [];
   const release = async () => {
     try {
@@ -97,16 +99,16 @@ export async function acquireLock(config: StoreConfig, db: AnyPgDatabase): Promi
     }
   };
   try {
-    const whole = partition ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
+    const whole = shared ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
     if (!(await tryLock(session, whole, target, -1))) {
       throw new StoreError(
-        partition
-          ? `Another process is embedding all of ${config.target.name.display} (a run without partition holds its lock); wait for it or stop it.`
+        shared
+          ? `Another process is embedding all of ${config.target.name.display} (a run without partition or key range holds its lock); wait for it or stop it.`
           : `Another process is embedding ${config.target.name.display} (it holds the advisory lock); wait for it, or split the work with \`partition\`.`,
         { reason: "locked" },
       );
     }
-    held.push([partition ? "pg_advisory_unlock_shared" : "pg_advisory_unlock", target, -1]);
+    held.push([shared ? "pg_advisory_unlock_shared" : "pg_advisory_unlock", target, -1]);
     if (partition) {
       const key = `${target}#${partition.count}`;
       if (!(await tryLock(session, "pg_try_advisory_lock", key, partition.index))) {
@@ -116,6 +118,17 @@ export async function acquireLock(config: StoreConfig, db: AnyPgDatabase): Promi
         );
       }
       held.push(["pg_advisory_unlock", key, partition.index]);
+    }
+    if (range) {
+      const span = `${JSON.stringify(range.after ?? null)}..${JSON.stringify(range.through ?? null)}`;
+      const key = `${target}#range:${span}`;
+      if (!(await tryLock(session, "pg_try_advisory_lock", key, -2))) {
+        throw new StoreError(
+          `Another process is embedding keys ${span} of ${config.target.name.display}; each key range is embedded by one worker at a time.`,
+          { reason: "locked" },
+        );
+      }
+      held.push(["pg_advisory_unlock", key, -2]);
     }
   } catch (error) {
     await release().catch(() => {});

@@ -1,5 +1,6 @@
 import { getTableColumns, is, type SQL } from "drizzle-orm";
 import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type { KeyRange } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreOptions } from "./options.js";
@@ -37,6 +38,8 @@ export interface StoreConfig {
   };
   readonly version: string | undefined;
   readonly partition: { readonly index: number; readonly count: number } | undefined;
+  /** Set by `withKeyRange()`: only keys in this range are scanned, counted and locked. */
+  readonly range: KeyRange | undefined;
   readonly lock: boolean;
   readonly binaryWrites: boolean;
 }
@@ -157,7 +160,42 @@ export function resolveConfig(options: DrizzleStoreOptions<any, any>): StoreConf
     },
     version,
     partition: checkPartition(options.partition),
+    range: undefined,
     lock: options.lock ?? true,
     binaryWrites: options.binaryWrites ?? true,
   };
+}
+
+function checkBound(bound: unknown, option: string): readonly string[] | undefined {
+  if (bound === undefined) return undefined;
+  if (!Array.isArray(bound) || bound.length !== 1 || typeof bound[0] !== "string") {
+    throw new InvalidOptionError(
+      option,
+      'the key in its text form as a one-element array (`source.key` is one column), e.g. ["42"]',
+    );
+  }
+  return bound;
+}
+
+/**
+ * The config of `config`'s store restricted to `range` (within a range it already has). Throws
+ * {@link InvalidOptionError} for a malformed range, and with `partition`: partitions and key ranges
+ * are two ways to split one run, and their locks would not exclude each other.
+ */
+export function withRange(config: StoreConfig, range: KeyRange): StoreConfig {
+  if (typeof range !== "object" || range === null) {
+    throw new InvalidOptionError("range", "an object { after?, through? } of key bounds");
+  }
+  if (config.partition) {
+    throw new InvalidOptionError(
+      "partition",
+      "omitted on a store split into key ranges (`withKeyRange`): use partitions or ranges, not both",
+    );
+  }
+  const after = checkBound(range.after, "range.after");
+  const through = checkBound(range.through, "range.through");
+  if (config.range) {
+    throw new InvalidOptionError("range", "set once: this store is already restricted to a key range");
+  }
+  return { ...config, range: { after, through } };
 }

@@ -4,6 +4,9 @@ import type {
   EmbeddingRecord,
   EmbeddingStore,
   EmbeddingTarget,
+  KeyBound,
+  KeyBoundariesOptions,
+  KeyRange,
   PendingItem,
   ScanOptions,
   WriteOptions,
@@ -11,11 +14,12 @@ import type {
 } from "../../src/contracts/embedding-store.js";
 import { acquireLock, type HeldLock } from "./advisory-lock.js";
 import { checkSchema } from "./check-schema.js";
-import { resolveConfig, type StoreConfig } from "./config.js";
+import { resolveConfig, type StoreConfig, withRange } from "./config.js";
 import { countCoverage } from "./coverage.js";
 import { type CreateIndexOptions, createIndex } from "./create-index.js";
 import { guard } from "./database-error.js";
 import { type AnyPgDatabase, clientOf, driverOf } from "./driver.js";
+import { keyBoundaries } from "./key-boundaries.js";
 import type { DrizzleStoreOptions } from "./options.js";
 import { prune } from "./prune.js";
 import { scanRows } from "./scan.js";
@@ -82,6 +86,25 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   createIndex(options?: CreateIndexOptions): Promise<string>;
   /** Deletes embeddings whose source row is gone (separate-table layout); returns how many. */
   prune(): Promise<number>;
+  /**
+   * The key (as `key::text`) of every `every`-th row in key order, after `filter`: one query walking
+   * the key's index; only the boundaries are read. Splits a run into ranges of `every` rows.
+   * @example
+   * ```ts
+   * await store.keyBoundaries({ every: 10_000 }); // [["10000"], ["20000"], …]
+   * ```
+   */
+  keyBoundaries(options: KeyBoundariesOptions): Promise<KeyBound[]>;
+  /**
+   * This store restricted to keys in `range` (`after < key <= through`, key text forms): its scan and
+   * coverage read only those rows, and `prepare()` locks only that range (sharing the table's lock
+   * with the other ranges, so a run over the whole table still excludes them). Not with `partition`.
+   * @example
+   * ```ts
+   * await backfill({ provider, store: store.withKeyRange({ after: ["10000"], through: ["20000"] }) });
+   * ```
+   */
+  withKeyRange(range: KeyRange): DrizzleStore<Id>;
 }
 
 /** Whether `db` is a single connection that must not run two operations at once. */
@@ -152,6 +175,14 @@ class Store<Id> implements DrizzleStore<Id> {
 
   prune(): Promise<number> {
     return this.#serial.run(() => prune(this.config, this.db));
+  }
+
+  keyBoundaries(options: KeyBoundariesOptions): Promise<KeyBound[]> {
+    return this.#serial.run(() => keyBoundaries(this.config, this.db, options));
+  }
+
+  withKeyRange(range: KeyRange): DrizzleStore<Id> {
+    return new Store<Id>(withRange(this.config, range), this.db, this.bound, this.cache);
   }
 }
 

@@ -80,6 +80,33 @@ export interface Coverage {
 }
 
 /**
+ * One end of a {@link KeyRange}: the key in PostgreSQL's text form (`key::text`), one string per key
+ * column, in key order. Text keeps every key exact (a `bigint` past 2^53, a timestamp's microseconds)
+ * and survives JSON, so ranges can travel in job queues.
+ * @example ["1000"]  // an integer key
+ */
+export type KeyBound = readonly string[];
+
+/**
+ * The rows whose key is greater than `after` and at most `through`, in key order. An omitted end is
+ * open: `{}` is every row, `{ through: ["1000"] }` every key up to 1000.
+ */
+export interface KeyRange {
+  /** Keys greater than this one (exclusive). Omitted: from the first key. */
+  readonly after?: KeyBound;
+  /** Keys up to and including this one. Omitted: to the last key, including keys added later. */
+  readonly through?: KeyBound;
+}
+
+/** Options of {@link EmbeddingStore.keyBoundaries}. */
+export interface KeyBoundariesOptions {
+  /** Rows per range: every `every`-th key in key order is a boundary. A positive integer. */
+  readonly every: number;
+  /** Stops the walk. */
+  readonly signal?: AbortSignal;
+}
+
+/**
  * Where the texts come from and the vectors go. Implement this to plug any database into
  * `backfill()`; `drizzleStore()` from `@relay/embeddings/adapters/drizzle` is the PostgreSQL one.
  */
@@ -110,4 +137,17 @@ export interface EmbeddingStore<Id = unknown> {
   coverage(target: EmbeddingTarget): Promise<Coverage>;
   /** Releases what `prepare()` took (locks, connections). Called once the backfill settles. */
   release?(): Promise<void>;
+  /**
+   * Optional, for splitting one backfill into ranges that many workers share
+   * (`@relay/embeddings/queue/pg-boss`): the key of every `every`-th row in key order (the `every`-th,
+   * the `2 × every`-th…), read from the key's index, never by loading the rows. Ranges between
+   * consecutive boundaries, plus one open range after the last, cover every row, also rows added later.
+   */
+  keyBoundaries?(options: KeyBoundariesOptions): Promise<KeyBound[]>;
+  /**
+   * Optional, with {@link keyBoundaries}: this store restricted to the rows whose key is in `range`.
+   * Its `scan()` and `coverage()` see only those rows; `prepare()` locks only that range where the
+   * store locks at all. Throws `InvalidOptionError` for a malformed range.
+   */
+  withKeyRange?(range: KeyRange): EmbeddingStore<Id>;
 }

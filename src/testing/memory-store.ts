@@ -3,11 +3,14 @@ import type {
   EmbeddingRecord,
   EmbeddingStore,
   EmbeddingTarget,
+  KeyBound,
+  KeyRange,
   PendingItem,
   ScanOptions,
   WriteOptions,
   WriteResult,
 } from "../contracts/embedding-store.js";
+import { InvalidOptionError } from "../errors/invalid-option-error.js";
 import { hashText } from "../hash.js";
 
 /** A stored vector in a {@link MemoryStore}. */
@@ -46,9 +49,53 @@ function compareKeys(a: unknown, b: unknown): number {
   return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
 }
 
+/** A key part's text form, as PostgreSQL would print it for the usual key types. */
+function partText(part: unknown): string {
+  return part instanceof Date ? part.toISOString() : String(part);
+}
+
+/** A key's {@link KeyBound}: one text per part (a composite key is an array of parts). */
+function boundOf(key: unknown): KeyBound {
+  return Array.isArray(key) ? key.map(partText) : [partText(key)];
+}
+
+/** Compares one key part with its text form in a bound, reading the text as the part's type. */
+function comparePart(part: unknown, text: string): number {
+  if (typeof part === "number") return compareKeys(part, Number(text));
+  if (typeof part === "bigint") return compareKeys(part, BigInt(text));
+  if (part instanceof Date) return compareKeys(part.getTime(), Date.parse(text));
+  return compareKeys(String(part), text);
+}
+
+/** Compares a key with a bound, part by part (row comparison, as SQL does for composite keys). */
+function compareToBound(key: unknown, bound: KeyBound): number {
+  const parts = Array.isArray(key) ? key : [key];
+  for (let i = 0; i < parts.length; i++) {
+    const order = comparePart(parts[i], bound[i]!);
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
+function checkBound(bound: unknown, option: string): KeyBound | undefined {
+  if (bound === undefined) return undefined;
+  if (!Array.isArray(bound) || bound.length === 0 || bound.some((part) => typeof part !== "string")) {
+    throw new InvalidOptionError(option, 'an array of the key\'s parts as strings, e.g. ["42"]');
+  }
+  return bound;
+}
+
+/** Whether `key` lies in `range` (after < key <= through). */
+function inRange(key: unknown, range: KeyRange): boolean {
+  if (range.after && compareToBound(key, range.after) <= 0) return false;
+  if (range.through && compareToBound(key, range.through) > 0) return false;
+  return true;
+}
+
 /**
  * An in-memory {@link EmbeddingStore} for unit tests: keyset pages, compare-and-set writes,
- * transactions that roll back, coverage.
+ * transactions that roll back, coverage, and key ranges (`keyBoundaries`, `withKeyRange`) compared
+ * by the keys' JavaScript values (numbers, bigints, strings, Dates, or arrays of them).
  *
  * @example
  * ```ts
@@ -77,35 +124,61 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
     return { item, status: current ? "embedded" : "stale" };
   };
 
+  const sortedKeys = (range: KeyRange | undefined): Id[] =>
+    [...rows.keys()].filter((k) => range === undefined || inRange(k, range)).sort(compareKeys);
+
+  async function* scan(options: ScanOptions, range?: KeyRange): AsyncGenerator<PendingItem<Id>[]> {
+    let last: Id | undefined;
+    let hasLast = false;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const keys = sortedKeys(range)
+        .filter((k) => !hasLast || compareKeys(k, last) > 0)
+        .slice(0, options.pageSize);
+      if (keys.length === 0) return;
+      last = keys[keys.length - 1];
+      hasLast = true;
+      const page = keys
+        .map((k) => state(k, options))
+        .filter(({ status }) =>
+          options.reembed === "all"
+            ? true
+            : options.reembed === "stale"
+              ? status !== "embedded"
+              : status === "missing",
+        )
+        .map(({ item }) => item);
+      if (page.length > 0) yield page;
+    }
+  }
+
+  async function coverage(target: EmbeddingTarget, range?: KeyRange): Promise<Coverage> {
+    const counts = { total: 0, embedded: 0, stale: 0, missing: 0 };
+    for (const id of sortedKeys(range)) {
+      counts.total++;
+      counts[state(id, target).status]++;
+    }
+    return counts;
+  }
+
+  /** The store's rows in `range`: same rows, vectors and writes, a narrower scan and coverage. */
+  const restricted = (range: KeyRange): EmbeddingStore<Id> => {
+    const view: EmbeddingStore<Id> = {
+      scan: (options) => scan(options, range),
+      write: (batch, options) => store.write(batch, options),
+      transaction: (work) => store.transaction(() => work(view)),
+      coverage: (target) => coverage(target, range),
+      keyBoundaries: (options) => store.keyBoundaries!(options),
+      withKeyRange: (inner) => store.withKeyRange!(inner),
+    };
+    return view;
+  };
+
   const store: MemoryStore<Row, Id> = {
     rows,
     records,
     writes,
-    async *scan(scan: ScanOptions) {
-      let last: Id | undefined;
-      let hasLast = false;
-      for (;;) {
-        scan.signal?.throwIfAborted();
-        const keys = [...rows.keys()]
-          .filter((k) => !hasLast || compareKeys(k, last) > 0)
-          .sort(compareKeys)
-          .slice(0, scan.pageSize);
-        if (keys.length === 0) return;
-        last = keys[keys.length - 1];
-        hasLast = true;
-        const page = keys
-          .map((k) => state(k, scan))
-          .filter(({ status }) =>
-            scan.reembed === "all"
-              ? true
-              : scan.reembed === "stale"
-                ? status !== "embedded"
-                : status === "missing",
-          )
-          .map(({ item }) => item);
-        if (page.length > 0) yield page;
-      }
-    },
+    scan: (options) => scan(options),
     async write(batch: readonly EmbeddingRecord<Id>[], write: WriteOptions): Promise<WriteResult<Id>> {
       writes.push([...batch]);
       await store.beforeWrite?.(batch);
@@ -138,13 +211,25 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
         throw error;
       }
     },
-    async coverage(target) {
-      const counts = { total: 0, embedded: 0, stale: 0, missing: 0 };
-      for (const id of rows.keys()) {
-        counts.total++;
-        counts[state(id, target).status]++;
+    coverage: (target) => coverage(target),
+    async keyBoundaries({ every, signal }) {
+      if (!Number.isSafeInteger(every) || every < 1) {
+        throw new InvalidOptionError("every", "a positive integer");
       }
-      return counts;
+      signal?.throwIfAborted();
+      const keys = sortedKeys(undefined);
+      const bounds: KeyBound[] = [];
+      for (let i = every - 1; i < keys.length; i += every) bounds.push(boundOf(keys[i]));
+      return bounds;
+    },
+    withKeyRange(range) {
+      if (typeof range !== "object" || range === null) {
+        throw new InvalidOptionError("range", "an object { after?, through? }");
+      }
+      return restricted({
+        after: checkBound(range.after, "range.after"),
+        through: checkBound(range.through, "range.through"),
+      });
     },
   };
   return store;
