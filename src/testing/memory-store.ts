@@ -4,6 +4,7 @@ import type {
   EmbeddingStore,
   EmbeddingTarget,
   KeyBound,
+  KeyBoundariesOptions,
   KeyRange,
   PendingItem,
   ScanOptions,
@@ -43,6 +44,10 @@ export interface MemoryStore<Row, Id> extends EmbeddingStore<Id> {
   readonly writes: EmbeddingRecord<Id>[][];
   /** Called at the start of each `write()`: throw to make it fail, edit rows to race it. */
   beforeWrite?: (records: readonly EmbeddingRecord<Id>[]) => void | Promise<void>;
+  /** The key of every `every`-th row in key order, as text (`String(key)`, ISO for Dates). */
+  keyBoundaries(options: KeyBoundariesOptions): Promise<KeyBound[]>;
+  /** A view of this store's rows in `range`: the same rows, vectors and writes. */
+  withKeyRange(range: KeyRange): EmbeddingStore<Id>;
 }
 
 function compareKeys(a: unknown, b: unknown): number {
@@ -168,8 +173,8 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
       write: (batch, options) => store.write(batch, options),
       transaction: (work) => store.transaction(() => work(view)),
       coverage: (target) => coverage(target, range),
-      keyBoundaries: (options) => store.keyBoundaries!(options),
-      withKeyRange: (inner) => store.withKeyRange!(inner),
+      keyBoundaries: (options) => store.keyBoundaries(options),
+      withKeyRange: (inner) => store.withKeyRange(inner),
     };
     return view;
   };

@@ -51,7 +51,9 @@ describeEachDatabase("drizzleStore key ranges", (database) => {
       const order = Array.from({ length: ROWS }, (_, i) => ((i * 7) % ROWS) + 1);
       await t.db
         .insert(skills)
-        .values(order.map((i) => ({ id: keyFor(kind, i), name: `skill ${i}`, description: `d${i % 4}` })) as any);
+        .values(
+          order.map((i) => ({ id: keyFor(kind, i), name: `skill ${i}`, description: `d${i % 4}` })) as any,
+        );
     }
   });
   afterAll(() => t?.close());
@@ -170,7 +172,9 @@ describeEachDatabase("drizzleStore key ranges", (database) => {
 
 /** The keys of `skills_kr_<kind>` as the database prints them, in key order. */
 async function keyTexts(db: AnyDb, kind: KeyKind): Promise<string[]> {
-  const result: unknown = await db.execute(sql.raw(`select id::text as k from skills_kr_${kind} order by id`));
+  const result: unknown = await db.execute(
+    sql.raw(`select id::text as k from skills_kr_${kind} order by id`),
+  );
   const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { k: string }[];
   return rows.map((row) => row.k);
 }
