@@ -12,3 +12,4 @@ export { InvalidOptionError } from "./invalid-option-error.js";
 export { InvalidResponseError } from "./invalid-response-error.js";
 export { redactSecrets } from "./redact.js";
 export { StoreError, type StoreErrorReason } from "./store-error.js";
+export { type SerializedError, type SerializedReport, serializeError } from "./serialize-error.js";
