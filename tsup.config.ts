@@ -11,6 +11,7 @@ const entry = {
   "providers/openai": "providers/openai/index.ts",
   "providers/ai-sdk": "providers/ai-sdk/index.ts",
   "adapters/drizzle": "adapters/drizzle/index.ts",
+  "queue/pg-boss": "queue/pg-boss/index.ts",
 };
 
 const peers = [
@@ -22,6 +23,7 @@ const peers = [
   "@electric-sql/pglite-pgvector",
   "pg",
   "postgres",
+  "pg-boss",
 ];
 
 const common: Options = {

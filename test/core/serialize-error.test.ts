@@ -9,8 +9,8 @@ import {
   BackfillError,
   InvalidOptionError,
   registerSecret,
-  serializeError,
   StoreError,
+  serializeError,
 } from "../../src/index.js";
 
 const KEY = "srlz_7Hq2Vb9Nm4Kx8Lw3";
