@@ -7,9 +7,10 @@ import { type AnyPgDatabase, rowsOf } from "./driver.js";
 import { partitionCondition, rangeCondition } from "./source-rows.js";
 
 /**
- * The key (as `key::text`) of every `every`-th source row in key order, after `filter`. One query,
- * one ordered walk over the key's index (index-only when the table has no `filter` and is vacuumed):
- * only the boundaries leave the database, never the rows.
+ * The key (as `key::text`) of every `every`-th source row in key order, after `filter`, except the
+ * last row's (the range after the last boundary is never empty). One query, one ordered walk over the
+ * key's index (index-only when the table has no `filter` and is vacuumed): only the boundaries leave
+ * the database, never the rows.
  */
 export async function keyBoundaries(
   config: StoreConfig,
@@ -27,9 +28,10 @@ export async function keyBoundaries(
       rowsOf<{ k: string }>(
         db,
         sql`select k from (
-          select ${source.key}::text as k, row_number() over (order by ${source.key}) as n
+          select ${source.key}::text as k, row_number() over w as n, lead(true) over w as more
           from ${source.table} where ${where}
-        ) relay_keys where n % ${every}::bigint = 0 order by n`,
+          window w as (order by ${source.key})
+        ) relay_keys where n % ${every}::bigint = 0 and more order by n`,
       ),
     signal,
   );

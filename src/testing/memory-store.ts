@@ -44,7 +44,7 @@ export interface MemoryStore<Row, Id> extends EmbeddingStore<Id> {
   readonly writes: EmbeddingRecord<Id>[][];
   /** Called at the start of each `write()`: throw to make it fail, edit rows to race it. */
   beforeWrite?: (records: readonly EmbeddingRecord<Id>[]) => void | Promise<void>;
-  /** The key of every `every`-th row in key order, as text (`String(key)`, ISO for Dates). */
+  /** The key of every `every`-th row in key order but the last row's, as text (`String(key)`, ISO for Dates). */
   keyBoundaries(options: KeyBoundariesOptions): Promise<KeyBound[]>;
   /** A view of this store's rows in `range`: the same rows, vectors and writes. */
   withKeyRange(range: KeyRange): EmbeddingStore<Id>;
@@ -224,7 +224,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
       signal?.throwIfAborted();
       const keys = sortedKeys(undefined);
       const bounds: KeyBound[] = [];
-      for (let i = every - 1; i < keys.length; i += every) bounds.push(boundOf(keys[i]));
+      for (let i = every - 1; i < keys.length - 1; i += every) bounds.push(boundOf(keys[i]));
       return bounds;
     },
     withKeyRange(range) {

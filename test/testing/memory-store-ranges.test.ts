@@ -22,6 +22,10 @@ describe("memoryStore key ranges", () => {
     const ids = [10, 3, 7, 1, 11, 5, 9, 2, 8, 4, 6];
     const store = memoryStore({ rows: ids.map((id) => ({ id, text: `row ${id}` })) });
     expect(await store.keyBoundaries({ every: 4 })).toEqual([["4"], ["8"]]);
+    store.rows.set(12, { id: 12, text: "row 12" });
+    // Never the last key: the range after the last boundary is never empty.
+    expect(await store.keyBoundaries({ every: 4 })).toEqual([["4"], ["8"]]);
+    store.rows.delete(12);
     expect(await keysOf(store, { through: ["4"] })).toEqual([1, 2, 3, 4]);
     expect(await keysOf(store, { after: ["4"], through: ["8"] })).toEqual([5, 6, 7, 8]);
     expect(await keysOf(store, { after: ["8"] })).toEqual([9, 10, 11]);
