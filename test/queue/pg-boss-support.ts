@@ -2,10 +2,17 @@
  * pg-boss for the tests, whichever major is installed: 10 on the Node 20 leg, the newest 12 on the
  * Node 24 leg. Without test-runner imports: the worker process loads this too.
  */
-import type PgBossType from "pg-boss";
+import type { PgBossLike } from "../../queue/pg-boss/index.js";
+
+/** A started PgBoss of either major, as the tests use it (typed here, not by the installed major). */
+export interface TestBoss extends PgBossLike {
+  start(): Promise<unknown>;
+  stop(options?: object): Promise<void>;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+}
 
 /** The PgBoss class: pg-boss 10 is CommonJS (`module.exports = PgBoss`), 12 exports `{ PgBoss }`. */
-export async function loadPgBoss(): Promise<typeof PgBossType> {
+export async function loadPgBoss(): Promise<new (options: object) => TestBoss> {
   const mod: any = await import("pg-boss");
   return mod.PgBoss ?? mod.default?.PgBoss ?? mod.default;
 }

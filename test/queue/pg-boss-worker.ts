@@ -1,23 +1,36 @@
 /*
- * One pg-boss backfill worker in its own process, for the multi-machine tests:
+ * A pg-boss backfill worker process for the multi-machine tests:
  *   node --import tsx test/queue/pg-boss-worker.ts
- * It works ranges of W_QUEUE until SIGTERM, then stops (finishing the range in hand) and exits 0.
- * Settings come from the environment (see processes.ts): W_DB is `node-postgres:<url>`, W_QUEUE the
- * queue's settings (JSON), W_OPTIONS the per-range backfill options, W_WORKERS the limit share, the
- * key from VOYAGE_API_KEY. Marker lines for the parent: `@ready`, `@embed n` before each request,
- * `@start index attempt` when a range starts, `@range index done embedded tokens` or
- * `@range index failed <serialized error>` when it ends, `@report {...}` at the end.
+ * It works the ranges of one or more queues (W_RUNS, a JSON list of { queue, table, voyageURL?,
+ * apiKey?, workers?, paused? }) until SIGTERM, then stops (finishing the ranges in hand) and exits 0.
+ * Paused entries start working on SIGUSR2: a worker that joins a run midway, without the seconds a
+ * process takes to load while the run goes on. W_DB is `node-postgres:<url>`, W_OPTIONS the per-range
+ * backfill options; the key is VOYAGE_API_KEY unless an entry names its own.
+ *
+ * Marker lines for the parent: `@ready` (the unpaused entries work), `@resumed`, and per queue
+ * `@embed <queue> n` before each request, `@start <queue> <index> <attempt>` when a range starts,
+ * `@range <queue> <index> done <embedded> <tokens>` or `@range <queue> <index> failed <error JSON>`.
  */
-import type PgBossType from "pg-boss";
 import { voyageProvider } from "../../providers/voyage/index.js";
-import { workBackfill } from "../../queue/pg-boss/index.js";
+import { type BackfillWorker, workBackfill } from "../../queue/pg-boss/index.js";
 import type { EmbeddingProvider } from "../../src/index.js";
 import { DIMENSIONS, itemStore, itemTables, VOYAGE_MODEL } from "../reliability/schema.js";
 import type { AnyDb } from "../support/index.js";
 import { BOSS_TIMING, loadPgBoss } from "./pg-boss-support.js";
 
+/** One queue this process works. */
+export interface WorkerRun {
+  readonly queue: { readonly name: string } & Record<string, unknown>;
+  readonly table: string;
+  readonly voyageURL?: string;
+  readonly apiKey?: string;
+  readonly workers?: number;
+  readonly paused?: boolean;
+}
+
 const env = process.env;
 const url = env.W_DB!.slice(env.W_DB!.indexOf(":") + 1);
+const runs = JSON.parse(env.W_RUNS!) as WorkerRun[];
 const mark = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<number> {
@@ -27,48 +40,61 @@ async function main(): Promise<number> {
     loadPgBoss(),
   ]);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  const boss: PgBossType = new PgBoss({ connectionString: url, max: 3, ...BOSS_TIMING });
+  const db = drizzle({ client: pool }) as unknown as AnyDb;
+  const boss = new PgBoss({ connectionString: url, max: 3, ...BOSS_TIMING });
   boss.on("error", (error: Error) => mark(`@boss-error ${error.message}`));
   await boss.start();
-  const voyage = voyageProvider({
-    model: VOYAGE_MODEL,
-    outputDimension: DIMENSIONS,
-    baseURL: env.W_VOYAGE_URL,
-  });
-  let requests = 0;
-  const provider: EmbeddingProvider = {
-    ...voyage,
-    limits: voyage.limits,
-    embed: (texts, callOptions) => {
-      mark(`@embed ${++requests}`);
-      return voyage.embed(texts, callOptions);
-    },
+
+  const start = (run: WorkerRun) => {
+    const name = run.queue.name;
+    const voyage = voyageProvider({
+      model: VOYAGE_MODEL,
+      outputDimension: DIMENSIONS,
+      baseURL: run.voyageURL ?? env.W_VOYAGE_URL,
+      apiKey: run.apiKey,
+    });
+    let requests = 0;
+    const provider: EmbeddingProvider = {
+      ...voyage,
+      limits: voyage.limits,
+      embed: (texts, callOptions) => {
+        mark(`@embed ${name} ${++requests}`);
+        return voyage.embed(texts, callOptions);
+      },
+    };
+    return workBackfill({
+      boss,
+      queue: run.queue,
+      provider,
+      store: itemStore(db, itemTables(run.table)),
+      backfill: JSON.parse(env.W_OPTIONS ?? "{}"),
+      workers: run.workers ?? 1,
+      pollingIntervalSeconds: 0.5,
+      onProgress: (event, range) => {
+        if (event.type === "start") mark(`@start ${name} ${range.index} ${range.attempt}`);
+      },
+      onRange: (outcome) => {
+        if (outcome.status === "done") {
+          mark(`@range ${name} ${outcome.index} done ${outcome.report.embedded} ${outcome.report.tokens}`);
+        } else mark(`@range ${name} ${outcome.index} failed ${JSON.stringify(outcome.error)}`);
+      },
+    });
   };
-  const done: { index: number; embedded: number; tokens: number }[] = [];
-  const worker = await workBackfill({
-    boss,
-    queue: JSON.parse(env.W_QUEUE!),
-    provider,
-    store: itemStore(drizzle({ client: pool }) as unknown as AnyDb, itemTables(env.W_TABLE!)),
-    backfill: JSON.parse(env.W_OPTIONS ?? "{}"),
-    workers: Number(env.W_WORKERS ?? 1),
-    pollingIntervalSeconds: 0.5,
-    onProgress: (event, range) => {
-      if (event.type === "start") mark(`@start ${range.index} ${range.attempt}`);
-    },
-    onRange: (outcome) => {
-      if (outcome.status === "done") {
-        done.push({ index: outcome.index, embedded: outcome.report.embedded, tokens: outcome.report.tokens });
-        mark(`@range ${outcome.index} done ${outcome.report.embedded} ${outcome.report.tokens}`);
-      } else mark(`@range ${outcome.index} failed ${JSON.stringify(outcome.error)}`);
-    },
-  });
+
+  const workers: BackfillWorker[] = [];
+  const resumed = new Promise<void>((resolve) => process.once("SIGUSR2", () => resolve()));
+  const stopped = new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
+  for (const run of runs.filter((r) => !r.paused)) workers.push(await start(run));
   mark("@ready");
-  await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
-  await worker.stop();
-  await boss.stop({ graceful: false, timeout: 2000 } as any);
+  const paused = runs.filter((r) => r.paused);
+  if (paused.length > 0 && (await Promise.race([resumed.then(() => true), stopped.then(() => false)]))) {
+    for (const run of paused) workers.push(await start(run));
+    mark("@resumed");
+  }
+  await stopped;
+  for (const worker of workers) await worker.stop();
+  await boss.stop({ graceful: false, timeout: 2000 });
   await pool.end();
-  mark(`@report ${JSON.stringify({ ranges: done })}`);
   return 0;
 }
 

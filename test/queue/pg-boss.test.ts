@@ -3,14 +3,18 @@
  * rows end exact and written once, a SIGKILLed worker's range is retried by another, a worker added
  * mid-run takes ranges, a range that keeps failing (401) lands in the dead-letter queue with an error
  * that holds no key, and splitting twice enqueues nothing new. Runs on whichever pg-boss is installed
- * (10 on Node 20, 12 on Node 24). Waits follow events: markers the workers print and job states polled
+ * (10 on Node 20, 12 on Node 24). Waits follow events: lines the workers print and job states polled
  * with an overall deadline.
+ *
+ * Loading a worker process takes seconds (many on a busy machine), so four are started once, side by
+ * side, and serve every test: all four work the first test's queue; worker 1 also works the SIGKILL
+ * test's queue (and is killed there), worker 2 joins that run midway (it starts working that queue
+ * only when told), worker 3 also works the dead-letter test's queue with a key the API refuses.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
-import type PgBossType from "pg-boss";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   type BackfillRunStatus,
@@ -31,13 +35,20 @@ import {
   resetItems,
   seedRow,
   useEmulator,
-  VOYAGE_KEY,
   verifyEmbeddings,
   voyage,
 } from "../reliability/harness.js";
-import { runWorker, type WorkerResult } from "../reliability/processes.js";
+import { runWorker } from "../reliability/processes.js";
 import type { TestDatabase } from "../support/index.js";
-import { BOSS_TIMING, deadLetters, fastQueue, isModern, loadPgBoss } from "./pg-boss-support.js";
+import {
+  BOSS_TIMING,
+  deadLetters,
+  fastQueue,
+  isModern,
+  loadPgBoss,
+  type TestBoss,
+} from "./pg-boss-support.js";
+import type { WorkerRun } from "./pg-boss-worker.js";
 
 const SCRIPT = fileURLToPath(new URL("./pg-boss-worker.ts", import.meta.url));
 /** Small requests, so each range is several requests. */
@@ -67,63 +78,125 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, dea
   }
 }
 
-/** Lines of a worker's output that start with `@range`, parsed. */
-function rangesDone(result: WorkerResult): number[] {
-  return result.output
-    .split("\n")
-    .filter((line) => line.startsWith("@range ") && line.split(" ")[2] === "done")
-    .map((line) => Number(line.split(" ")[1]));
+/** A worker process and the lines it printed so far. */
+interface Proc {
+  readonly worker: ReturnType<typeof runWorker>;
+  readonly lines: string[];
+  /** Resolves when a line satisfies `test` (also one printed before), rejects if the process exits first. */
+  line(test: (line: string) => boolean): Promise<string>;
+  /** The ranges of `queue` this process finished. */
+  done(queue: string): number[];
+}
+
+function watch(worker: ReturnType<typeof runWorker>): Proc {
+  const lines: string[] = [];
+  const waiters = new Set<{ test: (line: string) => boolean; resolve: (line: string) => void }>();
+  let pending = "";
+  worker.child.stdout!.on("data", (chunk: Buffer | string) => {
+    const parts = (pending + String(chunk)).split("\n");
+    pending = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      for (const waiter of waiters) {
+        if (!waiter.test(line)) continue;
+        waiters.delete(waiter);
+        waiter.resolve(line);
+      }
+    }
+  });
+  return {
+    worker,
+    lines,
+    line(test) {
+      const seen = lines.find(test);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        waiters.add({ test, resolve });
+        worker.then(
+          (result) => reject(new Error(`the worker exited (${result.code}) first:\n${result.output}`)),
+          reject,
+        );
+      });
+    },
+    done: (queue) =>
+      lines
+        .map((line) => line.split(" "))
+        .filter(([marker, q, , status]) => marker === "@range" && q === queue && status === "done")
+        .map(([, , index]) => Number(index)),
+  };
 }
 
 describeOnServer("pg-boss: one backfill on many worker processes", (database) => {
   let t: TestDatabase;
-  let boss: PgBossType;
+  let boss: TestBoss;
   const h = useEmulator("loopback", { latency: { baseMs: 60 } });
-  const running: ReturnType<typeof runWorker>[] = [];
+  const procs: Proc[] = [];
+  const queues = {} as Record<"four" | "kill" | "dead", { name: string } & Record<string, unknown>>;
+  let echo: Server;
 
-  const start = (
-    table: string,
-    queue: object,
-    env: Record<string, string> = {},
-    kill?: Parameters<typeof runWorker>[1],
-  ) => {
-    const worker = runWorker(
-      {
-        db: `node-postgres:${t.url}`,
-        table,
-        voyageURL: h.voyageBaseURL,
-        options: RANGE_OPTIONS,
-        script: SCRIPT,
-        env: { W_QUEUE: JSON.stringify(queue), ...env },
-      },
-      kill,
-    );
-    running.push(worker);
-    return worker;
-  };
-  const stopAll = async (workers: ReturnType<typeof runWorker>[]) => {
-    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill("SIGTERM");
-    return Promise.all(workers);
-  };
   const status = (queue: string, run: string, store?: ReturnType<typeof itemStore>) =>
     backfillStatus({ boss, queue, run, ...(store ? { store, target: voyage(h.voyageBaseURL) } : {}) });
-  const finished = (queue: string, run: string, deadlineMs = 45_000) =>
+  const finished = (queue: string, run: string, deadlineMs = 50_000) =>
     until(
       () => status(queue, run),
       (s: BackfillRunStatus) => s.finished,
       deadlineMs,
     );
+  const writesOf = async (suffix: string) =>
+    (
+      await queryRows<{ writes: number; rows: number }>(
+        t.db,
+        sql.raw(
+          `select count(*)::int as writes, count(distinct item_id)::int as rows from rel_writes_${suffix}`,
+        ),
+      )
+    )[0];
 
   beforeAll(async () => {
     t = await database.create();
     const PgBoss = await loadPgBoss();
-    boss = new PgBoss({ connectionString: t.url, max: 4, ...BOSS_TIMING } as any);
+    boss = new PgBoss({ connectionString: t.url, max: 4, ...BOSS_TIMING });
     boss.on("error", () => {});
     await boss.start();
-  });
+    // A hostile server for the dead-letter test: its 401 echoes the key it was sent.
+    echo = createServer((request, response) => {
+      const key = String(request.headers.authorization).replace(/^Bearer /, "");
+      response.writeHead(401, { "content-type": "application/json", "x-echo": key });
+      response.end(JSON.stringify({ detail: `Provided API key ${key} is invalid.` }));
+    });
+    await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
+    const echoURL = `http://127.0.0.1:${(echo.address() as AddressInfo).port}/v1`;
+
+    queues.four = fastQueue(boss, "embed-four");
+    queues.kill = fastQueue(boss, "embed-kill");
+    queues.dead = fastQueue(boss, "embed-dead", { retryLimit: 1 });
+    const four: WorkerRun = { queue: queues.four, table: "pgb4", workers: 4 };
+    const runs: WorkerRun[][] = [
+      [four, { queue: queues.kill, table: "pgbk" }],
+      [four, { queue: queues.kill, table: "pgbk", paused: true }],
+      [four, { queue: queues.dead, table: "pgbd", voyageURL: echoURL, apiKey: BAD_KEY }],
+      [four],
+    ];
+    for (const workerRuns of runs) {
+      const worker = runWorker({
+        db: `node-postgres:${t.url}`,
+        table: "unused",
+        voyageURL: h.voyageBaseURL,
+        options: RANGE_OPTIONS,
+        script: SCRIPT,
+        env: { W_RUNS: JSON.stringify(workerRuns) },
+      });
+      procs.push(watch(worker));
+    }
+    const loading = Date.now();
+    await Promise.all(procs.map((p) => p.line((line) => line === "@ready")));
+    console.log(`pg-boss: ${procs.length} worker processes up in ${Date.now() - loading} ms`);
+  }, 180_000);
   afterAll(async () => {
-    await stopAll(running);
-    await boss?.stop({ graceful: false, timeout: 2000 } as any);
+    for (const { worker } of procs) if (worker.child.exitCode === null) worker.child.kill("SIGTERM");
+    await Promise.all(procs.map((p) => p.worker));
+    echo?.close();
+    await boss?.stop({ graceful: false, timeout: 2000 });
     await t?.close();
   });
 
@@ -137,9 +210,6 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
       Array.from({ length: ROWS }, (_, i) => seedRow(i + 1)),
     );
     const store = itemStore(t.db, tables);
-    // The workers start first (they wait for ranges), while one process embeds the table alone.
-    const queue = fastQueue(boss, "embed-four");
-    const workers = [0, 1, 2, 3].map(() => start("pgb4", queue, { W_WORKERS: "4" }));
 
     const single = await backfill({ provider: voyage(h.voyageBaseURL), store, ...RANGE_OPTIONS });
     expect(single.embedded).toBe(ROWS);
@@ -147,29 +217,23 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
     resetEmulator(h.emulator);
     await t.exec("truncate rel_item_embeddings_pgb4, rel_writes_pgb4");
 
-    const split = await enqueueBackfill({ boss, queue, store, run: "r1", rangeSize: 40 });
+    const split = await enqueueBackfill({ boss, queue: queues.four, store, run: "r1", rangeSize: 40 });
     expect(split).toEqual({ queue: "embed-four", run: "r1", ranges: 15, enqueued: 15 });
     const final = await finished("embed-four", "r1");
-    const results = await stopAll(workers);
-    for (const result of results) expect(result.code, result.output).toBe(0);
 
     expect(final.ranges).toMatchObject({ total: 15, done: 15, dead: 0, failed: 0, unknown: 0 });
-    const done = results.flatMap(rangesDone).sort((a, b) => a - b);
+    const done = procs.flatMap((p) => p.done("embed-four")).sort((a, b) => a - b);
     expect(done).toEqual(Array.from({ length: 15 }, (_, i) => i)); // each range done by one worker, once
-    const [log] = await queryRows<{ writes: number; rows: number }>(
-      t.db,
-      sql`select count(*)::int as writes, count(distinct item_id)::int as rows from rel_writes_pgb4`,
-    );
-    expect(log).toEqual({ writes: ROWS, rows: ROWS });
+    expect(await writesOf("pgb4")).toEqual({ writes: ROWS, rows: ROWS });
     expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ rows: ROWS, current: ROWS });
     const billed = h.emulator.stats.tokensBilled;
     expect(Math.abs(billed - alone) / alone).toBeLessThanOrEqual(0.05);
     // The status adds up what the workers reported: exactly what the emulator billed.
     expect(final).toMatchObject({ embedded: ROWS, tokens: billed, requests: h.emulator.stats.requests });
     console.log(
-      `pg-boss: one process ${alone} tokens; four workers ${billed} tokens, ranges per worker ${results.map((r) => rangesDone(r).length).join(" + ")}`,
+      `pg-boss: one process ${alone} tokens; four workers ${billed} tokens, ranges per worker ${procs.map((p) => p.done("embed-four").length).join(" + ")}`,
     );
-  });
+  }, 60_000);
 
   it("a SIGKILLed worker's range is retried by a worker added mid-run, which takes the rest", async () => {
     const ROWS = 200;
@@ -181,35 +245,30 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
       Array.from({ length: ROWS }, (_, i) => seedRow(i + 1)),
     );
     const store = itemStore(t.db, tables);
-    const queue = fastQueue(boss, "embed-kill");
-    await enqueueBackfill({ boss, queue, store, run: "r1", rangeSize: 25 });
+    const [victim, late] = [procs[0]!, procs[1]!];
+    await enqueueBackfill({ boss, queue: queues.kill, store, run: "r1", rangeSize: 25 });
 
     // Alone on the run, the victim dies on its third request: inside its first range, a request in
-    // flight. Then a second worker starts: the only one left, it must take every other range, and the
-    // dead worker's range once pg-boss notices (missed heartbeats on 12, expiry on 10).
-    const victim = await start("pgbk", queue, {}, { on: "embed", n: 3, delayMs: 20 });
-    expect(victim.killed).toBe(true);
-    const started = [...victim.output.matchAll(/^@start (\d+) 1$/gm)].map((m) => Number(m[1]));
-    expect(rangesDone(victim)).toEqual([]);
-    expect(started).toHaveLength(1);
-    const lost = started[0]!;
+    // flight. Then a second worker joins: the only one left, it must take every other range, and the
+    // dead worker's range once pg-boss notices (missed heartbeats on pg-boss 12, expiry on 10).
+    await victim.line((line) => line === "@embed embed-kill 3");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    victim.worker.child.kill("SIGKILL");
+    await victim.worker;
+    const started = victim.lines.filter((l) => l.startsWith("@start embed-kill ")).map((l) => l.split(" "));
+    expect(started.map(([, , , attempt]) => attempt)).toEqual(["1"]);
+    expect(victim.done("embed-kill")).toEqual([]);
+    const lost = Number(started[0]![2]);
     expect((await status("embed-kill", "r1")).ranges).toMatchObject({ total: 8, running: 1, done: 0 });
 
-    const late = start("pgbk", queue);
+    late.worker.child.kill("SIGUSR2");
     const final = await finished("embed-kill", "r1");
-    const [result] = await stopAll([late]);
-    expect(result!.code, result!.output).toBe(0);
-    expect(rangesDone(result!).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(result!.output).toContain(`@start ${lost} 2`); // the retry of the lost range
+    expect(late.done("embed-kill").sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(late.lines).toContain(`@start embed-kill ${lost} 2`); // the retry of the lost range
     expect(final.ranges).toMatchObject({ total: 8, done: 8, dead: 0 });
-
-    const [log] = await queryRows<{ writes: number; rows: number }>(
-      t.db,
-      sql`select count(*)::int as writes, count(distinct item_id)::int as rows from rel_writes_pgbk`,
-    );
-    expect(log).toEqual({ writes: ROWS, rows: ROWS }); // nothing lost, nothing written twice
+    expect(await writesOf("pgbk")).toEqual({ writes: ROWS, rows: ROWS }); // nothing lost or written twice
     expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ rows: ROWS, current: ROWS });
-  });
+  }, 60_000);
 
   it("a range that keeps failing (401) goes to the dead-letter queue with an error holding no key", async () => {
     const tables = itemTables("pgbd");
@@ -219,55 +278,44 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
       tables,
       Array.from({ length: 30 }, (_, i) => seedRow(i + 1)),
     );
-    // A hostile server: its 401 echoes the key it was sent, in the body and in its message.
-    const echo: Server = createServer((request, response) => {
-      const key = String(request.headers.authorization).replace(/^Bearer /, "");
-      response.writeHead(401, { "content-type": "application/json", "x-echo": key });
-      response.end(JSON.stringify({ detail: `Provided API key ${key} is invalid.` }));
+    await enqueueBackfill({
+      boss,
+      queue: queues.dead,
+      store: itemStore(t.db, tables),
+      run: "r1",
+      rangeSize: 20,
     });
-    await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
-    const echoURL = `http://127.0.0.1:${(echo.address() as AddressInfo).port}/v1`;
-    const queue = fastQueue(boss, "embed-dead", { retryLimit: 1 });
-    try {
-      await enqueueBackfill({ boss, queue, store: itemStore(t.db, tables), run: "r1", rangeSize: 20 });
-      const worker = runWorker({
-        db: `node-postgres:${t.url}`,
-        table: "pgbd",
-        voyageURL: echoURL,
-        options: RANGE_OPTIONS,
-        script: SCRIPT,
-        env: { W_QUEUE: JSON.stringify(queue), VOYAGE_API_KEY: BAD_KEY },
-      });
-      running.push(worker);
-      const final = await finished("embed-dead", "r1");
-      const result = (await stopAll([worker]))[0]!;
+    const final = await finished("embed-dead", "r1");
 
-      expect(final.ranges).toMatchObject({ total: 2, dead: 2, done: 0 });
-      expect(final.dead.map((d) => [d.index, d.attempts])).toEqual([
-        [0, 2],
-        [1, 2],
-      ]);
-      const error = final.dead[0]!.error!;
-      expect(error).toMatchObject({
-        name: "BackfillError",
-        cause: { name: "APICallError", status: 401, reason: "authentication", isRetryable: false },
-      });
-      // The failed batches' rows, all of range 0 (keys 1 to 20).
-      expect(error.rowIds!.length).toBeGreaterThanOrEqual(10);
-      expect(error.rowCount).toBe(error.rowIds!.length);
-      for (const id of error.rowIds!) expect([Number(id) >= 1, Number(id) <= 20]).toEqual([true, true]);
-      const letters = await deadLetters(boss, "embed-dead.dead");
-      expect(letters.map((l) => l.data.index).sort()).toEqual([0, 1]);
-      for (const letter of letters) expect(letter.error).toMatchObject({ relayRange: 1, attempt: 2 });
-      const everything = [final, letters, result.output, ...reachableStrings(letters)];
-      for (const text of everything.map((x) => (typeof x === "string" ? x : JSON.stringify(x)))) {
-        expect(text).not.toContain(BAD_KEY);
-      }
-      expect(JSON.stringify(letters)).toContain("[redacted]"); // the echo was there, and was redacted
-    } finally {
-      echo.close();
+    expect(final.ranges).toMatchObject({ total: 2, dead: 2, done: 0 });
+    expect(final.dead.map((d) => [d.index, d.attempts])).toEqual([
+      [0, 2],
+      [1, 2],
+    ]);
+    const error = final.dead[0]!.error!;
+    expect(error).toMatchObject({
+      name: "BackfillError",
+      cause: { name: "APICallError", status: 401, reason: "authentication", isRetryable: false },
+    });
+    // The failed batches' rows, all of range 0 (keys 1 to 20).
+    expect(error.rowIds!.length).toBeGreaterThanOrEqual(10);
+    expect(error.rowCount).toBe(error.rowIds!.length);
+    for (const id of error.rowIds!) expect([Number(id) >= 1, Number(id) <= 20]).toEqual([true, true]);
+    const letters = await deadLetters(boss, "embed-dead.dead");
+    expect(letters.map((l) => l.data.index).sort()).toEqual([0, 1]);
+    for (const letter of letters) expect(letter.error).toMatchObject({ relayRange: 1, attempt: 2 });
+    const output = procs[2]!.lines.join("\n");
+    expect(output).toContain("@range embed-dead 0 failed");
+    for (const text of [
+      JSON.stringify(final),
+      JSON.stringify(letters),
+      output,
+      ...reachableStrings(letters),
+    ]) {
+      expect(text).not.toContain(BAD_KEY);
     }
-  });
+    expect(JSON.stringify(letters)).toContain("[redacted]"); // the echo was there, and was redacted
+  }, 60_000);
 
   it("splitting twice enqueues nothing new; an interrupted split is completed", async () => {
     const tables = itemTables("pgbs");
