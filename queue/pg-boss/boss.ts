@@ -9,6 +9,7 @@
  * reading jobs         getJobById (archive included)    findJobs by data
  * offWork by id        offWork({ id })                  offWork(name, { id })
  */
+import { sleep } from "../../src/backfill/abortable.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
 
 /**
@@ -17,6 +18,7 @@ import { InvalidOptionError } from "../../src/errors/index.js";
  */
 export interface PgBossLike {
   createQueue(name: string, options?: any): Promise<unknown>;
+  getQueue(name: string): Promise<unknown>;
   send(name: string, data: object, options: any): Promise<string | null>;
   work(name: string, options: any, handler: (jobs: any[]) => Promise<unknown>): Promise<string>;
   offWork(...args: any[]): Promise<unknown>;
@@ -38,7 +40,7 @@ export interface BossFeatures {
 /** Checks `boss` and tells its major's features apart (10 and 11 behave alike here). */
 export function featuresOf(boss: unknown): BossFeatures {
   const b = boss as Partial<PgBossLike> | null;
-  const methods = ["createQueue", "send", "work", "offWork", "getJobById"] as const;
+  const methods = ["createQueue", "getQueue", "send", "work", "offWork", "getJobById"] as const;
   if (typeof b !== "object" || b === null || methods.some((m) => typeof b[m] !== "function")) {
     throw new InvalidOptionError("boss", "a started PgBoss instance (pg-boss 10.4+ or 12.12+)");
   }
@@ -98,9 +100,27 @@ export async function jobsByData(boss: PgBossLike, queue: string, data: object):
   return jobs;
 }
 
-/** Creates `name` unless it exists (pg-boss ignores a second `createQueue`). */
+/*
+ * pg-boss 10 creates a queue's table without a lock of its own: processes creating one queue at once
+ * (workers starting side by side) can deadlock (40P01) or collide (23505, 42P07). One of them made it,
+ * so look again.
+ */
+const CONCURRENT_CREATE = new Set(["40P01", "23505", "42P07"]);
+const CREATE_ATTEMPTS = 5;
+
+/** Creates queue `name` unless it exists; safe when several processes do it at once. */
 export async function ensureQueue(boss: PgBossLike, name: string, options: object = {}): Promise<void> {
-  await boss.createQueue(name, options);
+  for (let attempt = 1; ; attempt++) {
+    if (await boss.getQueue(name)) return;
+    try {
+      await boss.createQueue(name, options);
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (attempt >= CREATE_ATTEMPTS || typeof code !== "string" || !CONCURRENT_CREATE.has(code)) throw error;
+      await sleep(50 + Math.random() * 200 * attempt);
+    }
+  }
 }
 
 /** Stops the worker `id` of `queue` from fetching more jobs. */

@@ -6,7 +6,7 @@ import type { EmbeddingStore, KeyRange } from "../../src/contracts/embedding-sto
 import { QUEUE_DEFAULTS } from "../../src/defaults.js";
 import { EmbeddingsError, InvalidOptionError, type SerializedError } from "../../src/errors/index.js";
 import { type BossFeatures, ensureQueue, featuresOf, offWork, type PgBossLike } from "./boss.js";
-import { type RangeQueueOptions, resolveQueue } from "./queue-options.js";
+import { jobSettings, type RangeQueueOptions, resolveQueue } from "./queue-options.js";
 import {
   addCounters,
   countersOf,
@@ -157,7 +157,7 @@ export async function workBackfill<Id = unknown>(options: WorkBackfillOptions<Id
 
   // pg-boss 12 refuses to work a queue that does not exist yet; a worker may start before the split.
   await ensureQueue(boss, queue.deadLetter);
-  await ensureQueue(boss, queue.name);
+  await ensureQueue(boss, queue.name, jobSettings(queue));
 
   const inHand = new Map<string, AbortController>();
   const settled = new Set<Promise<unknown>>();

@@ -20,10 +20,11 @@ import {
   type BackfillRunStatus,
   backfillStatus,
   enqueueBackfill,
+  watchBackfill,
   workBackfill,
 } from "../../queue/pg-boss/index.js";
-import { backfill, InvalidOptionError } from "../../src/index.js";
-import { memoryStore } from "../../src/testing/index.js";
+import { backfill, consoleReporter, InvalidOptionError } from "../../src/index.js";
+import { memoryStore, scriptedProvider } from "../../src/testing/index.js";
 import {
   describeOnServer,
   itemStore,
@@ -316,6 +317,90 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
     }
     expect(JSON.stringify(letters)).toContain("[redacted]"); // the echo was there, and was redacted
   }, 60_000);
+
+  it("watchBackfill shows the run across workers; consoleReporter renders it from any process", async () => {
+    const store = memoryStore({
+      rows: Array.from({ length: 50 }, (_, i) => ({ id: i + 1, text: `text ${i}` })),
+    });
+    const provider = scriptedProvider({ latencyMs: 20 });
+    const queue = fastQueue(boss, "embed-watch");
+    await enqueueBackfill({ boss, queue, store, run: "w1", rangeSize: 10 });
+    // Two workers in this process: the watcher below sees them as it would see other machines.
+    const workers = [
+      await workBackfill({ boss, queue, provider, store, pollingIntervalSeconds: 0.5 }),
+      await workBackfill({ boss, queue, provider, store, pollingIntervalSeconds: 0.5 }),
+    ];
+    const lines: string[] = [];
+    const final = await watchBackfill({
+      boss,
+      queue: "embed-watch",
+      run: "w1",
+      store,
+      target: provider,
+      intervalMs: 100,
+      onProgress: consoleReporter({ mode: "lines", stream: { write: (text) => lines.push(text) } }),
+    });
+    await Promise.all(workers.map((worker) => worker.stop()));
+    expect(final).toMatchObject({
+      finished: true,
+      ranges: { total: 5, done: 5, dead: 0 },
+      embedded: 50,
+      coverage: { total: 50, embedded: 50, stale: 0, missing: 0 },
+    });
+    expect(lines[0]).toBe("Found 50 rows to embed\n");
+    expect(lines.at(-1)).toMatch(/^Backfill complete: 50 embedded, 0 skipped, .* · ranges 5\/5 done\n$/);
+    expect(lines.slice(1, -1).every((line) => / · ranges \d\/5 done/.test(line))).toBe(true);
+  }, 30_000);
+
+  it("a range that outlives expireInSeconds is stopped before pg-boss hands it to another worker", async () => {
+    const store = memoryStore({
+      rows: Array.from({ length: 5 }, (_, i) => ({ id: i + 1, text: `slow ${i}` })),
+    });
+    const provider = scriptedProvider();
+    let abortedAt = 0;
+    // The first request hangs until its signal aborts; later ones answer at once.
+    provider.script(
+      (_texts, { signal }) =>
+        new Promise((_, reject) =>
+          signal?.addEventListener("abort", () => {
+            abortedAt = Date.now();
+            reject(signal.reason);
+          }),
+        ),
+    );
+    const queue = fastQueue(boss, "embed-expire", { expireInSeconds: 2, retryLimit: 1 });
+    await enqueueBackfill({ boss, queue, store, run: "e1" });
+    const outcomes: { status: string; attempt: number; at: number; error?: unknown }[] = [];
+    const starts: number[] = [];
+    const worker = await workBackfill({
+      boss,
+      queue,
+      provider,
+      store,
+      pollingIntervalSeconds: 0.5,
+      onProgress: (event) => {
+        if (event.type === "start") starts.push(Date.now());
+      },
+      onRange: (outcome) =>
+        outcomes.push({
+          status: outcome.status,
+          attempt: outcome.attempt,
+          at: Date.now(),
+          error: outcome.status === "failed" ? outcome.error : undefined,
+        }),
+    });
+    const final = await finished("embed-expire", "e1", 20_000);
+    await worker.stop();
+    expect(final.ranges).toMatchObject({ total: 1, done: 1 });
+    expect(outcomes.map((o) => [o.status, o.attempt])).toEqual([
+      ["failed", 1],
+      ["done", 2],
+    ]);
+    // The first attempt was stopped (its request aborted) before the second began.
+    expect(abortedAt).toBeGreaterThan(0);
+    expect(abortedAt).toBeLessThanOrEqual(starts[1]!);
+    expect(store.records.size).toBe(5);
+  }, 30_000);
 
   it("splitting twice enqueues nothing new; an interrupted split is completed", async () => {
     const tables = itemTables("pgbs");
