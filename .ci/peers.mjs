@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
-const PEERS = ["openai", "voyageai", "drizzle-orm", "ai", "msw"];
+const PEERS = ["openai", "voyageai", "drizzle-orm", "ai", "msw", "pg-boss"];
 const COMPANIONS = { "@ai-sdk/openai": { oldest: "^2.0.0", newest: "*" } };
 const ALL = [...PEERS, ...Object.keys(COMPANIONS), "@ai-sdk/voyage"];
 

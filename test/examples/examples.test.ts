@@ -3,7 +3,8 @@
  * folder. The backfill-skills runs share one folder, in order: a run with a key the emulator refuses
  * (exit 1, key never shown, nothing written), a run on the built-in emulator (everything embedded),
  * and a re-run against this test's emulator, which counts the requests (none). The OpenAI example
- * runs in parallel in its own folder.
+ * runs in parallel in its own folder, and so does the workers example without a server (the run with
+ * one is in `npm run examples`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +21,10 @@ const REFUSED_KEY = "pa-Sup3rSecretRefusedKey-do-not-print";
 const emulator = createEmbeddingsEmulator({ apiKeys: [ACCEPTED_KEY] });
 let server: EmulatorServer;
 let dataDir: string;
-const runs = {} as Record<"refused" | "first" | "second" | "openaiFirst" | "openaiSecond", ExampleRun>;
+const runs = {} as Record<
+  "refused" | "first" | "second" | "openaiFirst" | "openaiSecond" | "workersWithoutServer",
+  ExampleRun
+>;
 let voyageRequestsOnRerun = -1;
 let openaiCallsOnRerun: readonly unknown[] = [];
 
@@ -49,7 +53,10 @@ beforeAll(async () => {
     });
     openaiCallsOnRerun = emulator.calls.filter((call) => call.api === "openai" && call.id > before);
   };
-  await Promise.all([skills(), openai()]);
+  const workers = async () => {
+    runs.workersWithoutServer = await runExample("workers.ts", { dataDir });
+  };
+  await Promise.all([skills(), openai(), workers()]);
 }, 180_000);
 
 afterAll(async () => {
@@ -136,5 +143,17 @@ describe("examples/openai-same-row.ts", () => {
         body: expect.objectContaining({ input: [expect.any(String)] }),
       }),
     ]);
+  });
+});
+
+describe("examples/workers.ts", () => {
+  // The full run (three pg-boss worker processes, one killed) is in `npm run examples` on the real
+  // server; here, only what a user without PostgreSQL sees.
+  it("without DATABASE_URL says how to start a server, and exits 0 without touching anything", () => {
+    const run = runs.workersWithoutServer;
+    expect(run.code, shown(run)).toBe(0);
+    expect(run.output).toContain("needs PostgreSQL");
+    expect(run.output).toContain("bash .ci/postgres.sh run npm run example:workers -- --seed");
+    expect(run.output).toMatch(/Not run\.\n$/);
   });
 });
