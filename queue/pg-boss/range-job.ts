@@ -6,7 +6,13 @@
 import { createHash } from "node:crypto";
 import type { BackfillCounters } from "../../src/backfill/report.js";
 import type { KeyBound, KeyRange } from "../../src/contracts/embedding-store.js";
-import { BackfillError, type SerializedError, serializeError } from "../../src/errors/index.js";
+import {
+  BackfillError,
+  type SerializedError,
+  type SerializedReport,
+  serializeError,
+} from "../../src/errors/index.js";
+import { reportCounters } from "../../src/errors/serialize-error.js";
 
 /** The data of one range's job. */
 export interface RangeJobData {
@@ -21,23 +27,11 @@ export interface RangeJobData {
   readonly through: KeyBound | null;
 }
 
-/** What one range's attempts did, as the workers count it. */
-export interface RangeCounters {
-  /** Rows written. */
-  readonly embedded: number;
-  /** Rows skipped (empty text, too long, changed during the run). */
-  readonly skipped: number;
-  /** Rows of batches that failed. */
-  readonly failed: number;
-  /** Tokens billed. */
-  readonly tokens: number;
-  /** Requests sent, retries included. */
-  readonly requests: number;
-  /** Requests retried. */
-  readonly retries: number;
-  /** Requests answered with 429. */
-  readonly rateLimited: number;
-}
+/**
+ * What one range's attempts did, as the workers count it: rows `embedded`, `skipped` and `failed`,
+ * `tokens` billed, `requests` sent, `retries`, and requests answered 429 (`rateLimited`).
+ */
+export type RangeCounters = SerializedReport;
 
 /** The output a worker leaves on a range's job: the last attempt, and the attempts before it. */
 export interface RangeJobOutput {
@@ -53,30 +47,17 @@ export interface RangeJobOutput {
   readonly error?: SerializedError;
 }
 
-export const ZERO: RangeCounters = Object.freeze({
-  embedded: 0,
-  skipped: 0,
-  failed: 0,
-  tokens: 0,
-  requests: 0,
-  retries: 0,
-  rateLimited: 0,
-});
-
-const FIELDS = Object.keys(ZERO) as (keyof RangeCounters)[];
+export const ZERO: RangeCounters = Object.freeze(reportCounters(undefined));
 
 export function addCounters(a: RangeCounters, b: RangeCounters): RangeCounters {
   const sum: Record<string, number> = {};
-  for (const field of FIELDS) sum[field] = a[field] + b[field];
+  for (const field of Object.keys(ZERO) as (keyof RangeCounters)[]) sum[field] = a[field] + b[field];
   return sum as unknown as RangeCounters;
 }
 
-export function countersOf(report: BackfillCounters | undefined): RangeCounters {
-  if (!report) return ZERO;
-  const out: Record<string, number> = {};
-  for (const field of FIELDS) out[field] = Number(report[field]) || 0;
-  return out as unknown as RangeCounters;
-}
+/** The counters of a report (or of a stored output's, read back): zeros where a field is missing. */
+export const countersOf = (report: Partial<BackfillCounters> | undefined): RangeCounters =>
+  reportCounters(report);
 
 /** The job id of range `index` of `run` in `queue`: the same on every split, so a second send is a no-op. */
 export function rangeJobId(queue: string, run: string, index: number): string {
@@ -112,8 +93,8 @@ export function parseOutput(output: unknown): RangeJobOutput | undefined {
   return {
     relayRange: 1,
     attempt: Number(o.attempt) || 1,
-    report: countersOf(o.report as unknown as BackfillCounters),
-    earlier: countersOf(o.earlier as unknown as BackfillCounters),
+    report: countersOf(o.report),
+    earlier: countersOf(o.earlier),
     ...(o.error ? { error: o.error } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { formatId } from "../backfill/format-ids.js";
+import type { BackfillCounters } from "../backfill/report.js";
 import { APICallError } from "./api-call-error.js";
 import { BackfillError } from "./backfill-error.js";
 import { EmbeddingsError } from "./embeddings-error.js";
@@ -11,14 +12,26 @@ const MAX_ROW_IDS = 100;
 const MAX_DEPTH = 5;
 
 /** The counters of a failed run, as a {@link SerializedError} carries them. */
-export interface SerializedReport {
-  readonly embedded: number;
-  readonly skipped: number;
-  readonly failed: number;
-  readonly tokens: number;
-  readonly requests: number;
-  readonly retries: number;
-  readonly rateLimited: number;
+export type SerializedReport = Pick<
+  BackfillCounters,
+  "embedded" | "skipped" | "failed" | "tokens" | "requests" | "retries" | "rateLimited"
+>;
+
+const REPORT_FIELDS = [
+  "embedded",
+  "skipped",
+  "failed",
+  "tokens",
+  "requests",
+  "retries",
+  "rateLimited",
+] as const;
+
+/** The report's counters, numbers only (zeros where a field is missing). */
+export function reportCounters(report: Partial<BackfillCounters> | undefined): SerializedReport {
+  const out: Record<string, number> = {};
+  for (const field of REPORT_FIELDS) out[field] = Number(report?.[field]) || 0;
+  return out as unknown as SerializedReport;
 }
 
 /**
@@ -95,20 +108,11 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   } else if (InvalidOptionError.isInstance(error)) {
     out.option = error.option;
   } else if (BackfillError.isInstance(error)) {
-    const { report } = error;
     Object.assign(out, {
       rowIds: error.rowIds.slice(0, MAX_ROW_IDS).map(jsonKey),
       rowCount: error.rowIds.length,
       rolledBack: error.rolledBack,
-      report: {
-        embedded: report.embedded,
-        skipped: report.skipped,
-        failed: report.failed,
-        tokens: report.tokens,
-        requests: report.requests,
-        retries: report.retries,
-        rateLimited: report.rateLimited,
-      },
+      report: reportCounters(error.report),
     });
   }
   if (typeof e.code === "string") out.code = redactSecrets(e.code);

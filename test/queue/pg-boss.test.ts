@@ -143,6 +143,17 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
       (s: BackfillRunStatus) => s.finished,
       deadlineMs,
     );
+  /** Table pair `<suffix>` holding `rows` seeded rows (and a log of every write, with `log`), and its store. */
+  const seed = async (suffix: string, rows: number, options: { log?: boolean } = {}) => {
+    const tables = itemTables(suffix);
+    await t.exec(tables.ddl + (options.log ? writeLog(suffix) : ""));
+    await resetItems(
+      t.db,
+      tables,
+      Array.from({ length: rows }, (_, i) => seedRow(i + 1)),
+    );
+    return { tables, store: itemStore(t.db, tables) };
+  };
   const writesOf = async (suffix: string) =>
     (
       await queryRows<{ writes: number; rows: number }>(
@@ -203,14 +214,7 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
 
   it("four workers: every row exact and written once; tokens billed as by one process", async () => {
     const ROWS = 600;
-    const tables = itemTables("pgb4");
-    await t.exec(tables.ddl + writeLog("pgb4"));
-    await resetItems(
-      t.db,
-      tables,
-      Array.from({ length: ROWS }, (_, i) => seedRow(i + 1)),
-    );
-    const store = itemStore(t.db, tables);
+    const { tables, store } = await seed("pgb4", ROWS, { log: true });
 
     const single = await backfill({ provider: voyage(h.voyageBaseURL), store, ...RANGE_OPTIONS });
     expect(single.embedded).toBe(ROWS);
@@ -238,14 +242,7 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
 
   it("a SIGKILLed worker's range is retried by a worker added mid-run, which takes the rest", async () => {
     const ROWS = 200;
-    const tables = itemTables("pgbk");
-    await t.exec(tables.ddl + writeLog("pgbk"));
-    await resetItems(
-      t.db,
-      tables,
-      Array.from({ length: ROWS }, (_, i) => seedRow(i + 1)),
-    );
-    const store = itemStore(t.db, tables);
+    const { tables, store } = await seed("pgbk", ROWS, { log: true });
     const [victim, late] = [procs[0]!, procs[1]!];
     await enqueueBackfill({ boss, queue: queues.kill, store, run: "r1", rangeSize: 25 });
 
@@ -272,17 +269,11 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
   }, 60_000);
 
   it("a range that keeps failing (401) goes to the dead-letter queue with an error holding no key", async () => {
-    const tables = itemTables("pgbd");
-    await t.exec(tables.ddl);
-    await resetItems(
-      t.db,
-      tables,
-      Array.from({ length: 30 }, (_, i) => seedRow(i + 1)),
-    );
+    const { store } = await seed("pgbd", 30);
     await enqueueBackfill({
       boss,
       queue: queues.dead,
-      store: itemStore(t.db, tables),
+      store,
       run: "r1",
       rangeSize: 20,
     });
@@ -403,14 +394,7 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
   }, 30_000);
 
   it("splitting twice enqueues nothing new; an interrupted split is completed", async () => {
-    const tables = itemTables("pgbs");
-    await t.exec(tables.ddl);
-    await resetItems(
-      t.db,
-      tables,
-      Array.from({ length: 95 }, (_, i) => seedRow(i + 1)),
-    );
-    const store = itemStore(t.db, tables);
+    const { store } = await seed("pgbs", 95);
     const queue = fastQueue(boss, "embed-split");
     const jobs = async () =>
       (

@@ -4,34 +4,27 @@
  * every row exactly once whatever the key type, also keys whose JavaScript value is inexact (bigint
  * past 2^53) or whose order is the collation's (text with quotes, emoji).
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type DrizzleStore, drizzleStore } from "../../../adapters/drizzle/index.js";
 import type { KeyBound, KeyRange } from "../../../src/contracts/embedding-store.js";
 import { InvalidOptionError, StoreError } from "../../../src/errors/index.js";
 import { rejectionOf } from "../../support/assertions.js";
 import { type AnyDb, describeEachDatabase, type TestDatabase } from "../../support/index.js";
-import { type KeyKind, keyFor, MODEL, skillTables, skillText } from "./fixtures.js";
+import { type KeyKind, keyFor, MODEL, skillStoreOptions, skillTables } from "./fixtures.js";
 import { runBackfill, scanAll } from "./helpers.js";
 
 const ROWS = 25;
 const KINDS: KeyKind[] = ["integer", "bigint", "text", "uuid"];
 
-function storeFor(db: AnyDb, kind: KeyKind, extra: { filter?: ReturnType<typeof sql> } = {}) {
-  const { skills, skillEmbeddings } = skillTables(kind, `kr_${kind}`);
-  return drizzleStore({
-    db,
-    version: "1",
-    source: { table: skills, key: skills.id, text: skillText, filter: extra.filter },
-    target: {
-      table: skillEmbeddings,
-      key: skillEmbeddings.skillId,
-      embedding: skillEmbeddings.embedding,
-      model: skillEmbeddings.modelName,
-      version: skillEmbeddings.modelVersion,
-      hash: skillEmbeddings.inputHash,
-    },
-  }) as DrizzleStore<unknown>;
+function storeFor(
+  db: AnyDb,
+  kind: KeyKind,
+  extra: { filter?: SQL; partition?: { index: number; count: number } } = {},
+) {
+  return drizzleStore(
+    skillStoreOptions(db, skillTables(kind, `kr_${kind}`), extra) as any,
+  ) as DrizzleStore<unknown>;
 }
 
 /** The ranges between consecutive boundaries, with open ends. */
@@ -121,19 +114,7 @@ describeEachDatabase("drizzleStore key ranges", (database) => {
     expect(refused(() => store.withKeyRange({ through: ["1", "2"] }))).toBe("range.through");
     expect(refused(() => store.withKeyRange(null as any))).toBe("range");
     expect(refused(() => store.withKeyRange({}).withKeyRange({}))).toBe("range");
-    const { skills, skillEmbeddings } = skillTables("integer", "kr_integer");
-    const partitioned = drizzleStore({
-      db: t.db,
-      partition: { index: 0, count: 2 },
-      source: { table: skills, key: skills.id, text: skillText },
-      target: {
-        table: skillEmbeddings,
-        key: skillEmbeddings.skillId,
-        embedding: skillEmbeddings.embedding,
-        model: skillEmbeddings.modelName,
-        hash: skillEmbeddings.inputHash,
-      },
-    });
+    const partitioned = storeFor(t.db, "integer", { partition: { index: 0, count: 2 } });
     expect(refused(() => partitioned.withKeyRange({}))).toBe("partition");
     for (const every of [0, 1.5, Number.NaN]) {
       const error = await rejectionOf(store.keyBoundaries({ every }));
