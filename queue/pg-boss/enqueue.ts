@@ -64,6 +64,8 @@ export async function enqueueBackfill(options: EnqueueBackfillOptions): Promise<
   if (typeof store?.keyBoundaries !== "function" || typeof store.withKeyRange !== "function") {
     throw new InvalidOptionError("store", "a store with key ranges (`keyBoundaries` and `withKeyRange`)");
   }
+  // A store that cannot be split (drizzleStore with `partition`) says so before any job exists.
+  store.withKeyRange({});
   signal?.throwIfAborted();
 
   const settings = jobSettings(queue);

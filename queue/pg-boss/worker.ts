@@ -142,6 +142,8 @@ export async function workBackfill<Id = unknown>(options: WorkBackfillOptions<Id
   if (typeof store?.withKeyRange !== "function") {
     throw new InvalidOptionError("store", "a store with key ranges (`withKeyRange`)");
   }
+  // A store that cannot be split (drizzleStore with `partition`) says so now, not on every job.
+  store.withKeyRange({});
   const workers = checkPositiveInteger(options.workers ?? 1, "workers");
   const rangesAtOnce = checkPositiveInteger(
     options.rangesAtOnce ?? QUEUE_DEFAULTS.rangesAtOnce,

@@ -454,6 +454,10 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
       run: "r",
     });
     expect(await refused(heartbeat)).toBe("queue.heartbeatSeconds");
+    const partitioned = itemStore(t.db, itemTables("pgbs"), { partition: { index: 0, count: 2 } });
+    expect(await refused(enqueueBackfill({ boss, queue: "q", store: partitioned, run: "r" }))).toBe(
+      "partition",
+    );
     const provider = voyage(h.voyageBaseURL);
     const work = { boss, queue: "q-refused", provider, store };
     expect(await refused(workBackfill({ ...work, workers: 0 }))).toBe("workers");
