@@ -56,7 +56,7 @@ beforeAll(async () => {
   await Promise.all([skills(), openai()]);
   // After the others, not beside them: two example processes at once are enough for a loaded machine.
   runs.workersWithoutServer = await runExample("workers.ts", { dataDir });
-}, 180_000);
+}, 600_000);
 
 afterAll(async () => {
   await server?.close();
