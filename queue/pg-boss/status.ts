@@ -142,10 +142,10 @@ export async function backfillStatus(options: BackfillStatusOptions): Promise<Ba
     throw new InvalidOptionError(store ? "target" : "store", "given together with `store` and `target`");
   }
 
-  const [{ count, jobs }, coverage] = await Promise.all([
-    runJobs(boss, features, queue, run),
-    store && target ? store.coverage(target) : undefined,
-  ]);
+  // The jobs first, then the coverage, never both at once: a range seen done has written its rows
+  // before the coverage is read, so a row is never counted both as embedded and as left.
+  const { count, jobs } = await runJobs(boss, features, queue, run);
+  const coverage = store && target ? await store.coverage(target) : undefined;
   const ranges = {
     total: count,
     queued: 0,

@@ -124,7 +124,7 @@ describe("consoleReporter", () => {
       "Backfill finished, some ranges failed: 40 embedded, 0 skipped, 1,234 tokens, 8 requests, 1 retry, 10 failed in 4s · ranges 9/10 done, 1 dead\n",
     ]);
     const bar = capture(true);
-    consoleReporter({ stream: bar.stream, redrawMs: 0 })({ ...base, type: "batch", ranges });
+    consoleReporter({ stream: bar.stream, mode: "bar", redrawMs: 0 })({ ...base, type: "batch", ranges });
     expect(bar.chunks.join("")).toMatch(/ · 1 retries · ranges 4\/10 done, 2 running, 1 to retry, 1 dead$/);
   });
 });

@@ -316,21 +316,32 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
     const provider = scriptedProvider({ latencyMs: 20 });
     const queue = fastQueue(boss, "embed-watch");
     await enqueueBackfill({ boss, queue, store, run: "w1", rangeSize: 10 });
-    // Two workers in this process: the watcher below sees them as it would see other machines.
-    const workers = [
-      await workBackfill({ boss, queue, provider, store, pollingIntervalSeconds: 0.5 }),
-      await workBackfill({ boss, queue, provider, store, pollingIntervalSeconds: 0.5 }),
-    ];
     const lines: string[] = [];
-    const final = await watchBackfill({
+    const render = consoleReporter({ mode: "lines", stream: { write: (text) => lines.push(text) } });
+    let watching!: () => void;
+    const firstRead = new Promise<void>((resolve) => {
+      watching = resolve;
+    });
+    const watched = watchBackfill({
       boss,
       queue: "embed-watch",
       run: "w1",
       store,
       target: provider,
       intervalMs: 100,
-      onProgress: consoleReporter({ mode: "lines", stream: { write: (text) => lines.push(text) } }),
+      onProgress: (event) => {
+        render(event);
+        watching();
+      },
     });
+    // The workers start once the watcher has read the run as enqueued, so it finds all 50 rows. Two
+    // workers in this process: the watcher sees them as it would see other machines.
+    await firstRead;
+    const workers = [
+      await workBackfill({ boss, queue, provider, store, pollingIntervalSeconds: 0.5 }),
+      await workBackfill({ boss, queue, provider, store, pollingIntervalSeconds: 0.5 }),
+    ];
+    const final = await watched;
     await Promise.all(workers.map((worker) => worker.stop()));
     expect(final).toMatchObject({
       finished: true,
