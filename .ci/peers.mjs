@@ -56,7 +56,11 @@ if (command === "specs" && (which === "oldest" || which === "newest")) {
     ...PEERS.map((name) => pick(name, pkg.peerDependencies[name], which)),
     ...Object.entries(COMPANIONS).map(([name, ranges]) => pick(name, ranges[which], which)),
   ]);
-  const named = new Set([...ALL, ...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]);
+  const named = new Set([
+    ...ALL,
+    ...Object.keys(pkg.dependencies ?? {}),
+    ...Object.keys(pkg.devDependencies ?? {}),
+  ]);
   const theirs = new Map();
   for (const spec of specs) {
     for (const [name, range] of Object.entries(await requiredPeers(spec))) {
