@@ -3,7 +3,7 @@ import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { KeyRange } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
 import type { AnyPgDatabase } from "./driver.js";
-import type { DrizzleStoreOptions } from "./options.js";
+import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
 
 /** A table as the store names it in SQL catalog lookups and in messages. */
 export interface TableName {
@@ -61,7 +61,7 @@ function requireColumn(value: unknown, table: PgTable, option: string, tableOpti
 }
 
 function checkPartition(
-  partition: DrizzleStoreOptions["partition"],
+  partition: PartitionOptions | undefined,
 ): { index: number; count: number } | undefined {
   if (partition === undefined) return undefined;
   const { index, count } = partition;
@@ -78,8 +78,10 @@ function checkPartition(
 }
 
 /** Checks `drizzleStore()`'s options and resolves the layout. Throws {@link InvalidOptionError}. */
-export function resolveConfig(options: DrizzleStoreOptions<any, any>): StoreConfig & { db: AnyPgDatabase } {
-  const { db, source, target } = options as Partial<DrizzleStoreOptions<any, any>>;
+export function resolveConfig(
+  options: DrizzleStoreBaseOptions<any, any, any, any> & { readonly version?: string },
+): StoreConfig & { db: AnyPgDatabase } {
+  const { db, source, target } = options as Partial<DrizzleStoreBaseOptions<any, any, any, any>>;
   if (!db || typeof db.execute !== "function" || typeof db.transaction !== "function") {
     throw new InvalidOptionError("db", "a Drizzle PostgreSQL database (PgDatabase)");
   }
@@ -118,6 +120,12 @@ export function resolveConfig(options: DrizzleStoreOptions<any, any>): StoreConf
     throw new InvalidOptionError("target.embedding", "a pgvector `vector(n)` column");
   }
   const targetKey = layout === "separate" ? column(target.key, "target.key") : sourceKey;
+  if (targetKey.dataType !== sourceKey.dataType) {
+    throw new InvalidOptionError(
+      "target.key",
+      `a column of the source key's type (${sourceKey.dataType}, like \`source.key\`), not ${targetKey.dataType}`,
+    );
+  }
   const model = column(target.model, "target.model");
   const hash = column(target.hash, "target.hash");
   const versionColumn = target.version === undefined ? undefined : column(target.version, "target.version");

@@ -1,4 +1,4 @@
-import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type { PgTable } from "drizzle-orm/pg-core";
 import type {
   Coverage,
   EmbeddingRecord,
@@ -20,7 +20,7 @@ import { type CreateIndexOptions, createIndex } from "./create-index.js";
 import { guard } from "./database-error.js";
 import { type AnyPgDatabase, clientOf, driverOf } from "./driver.js";
 import { keyBoundaries } from "./key-boundaries.js";
-import type { DrizzleStoreOptions } from "./options.js";
+import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
 import { scanRows } from "./scan.js";
 import { concurrent, Serial } from "./serial.js";
@@ -214,9 +214,12 @@ class Store<Id> implements DrizzleStore<Id> {
  * });
  * ```
  */
-export function drizzleStore<Source extends PgTable, Key extends PgColumn>(
-  options: DrizzleStoreOptions<Source, Key>,
-): DrizzleStore<Key["_"]["data"]> {
+export function drizzleStore<
+  Source extends PgTable,
+  Key extends ColumnOf<Source>,
+  Target extends PgTable = Source,
+  Version extends TextColumnOf<Target> | undefined = undefined,
+>(options: DrizzleStoreOptions<Source, Key, Target, Version>): DrizzleStore<ColumnData<Key>> {
   const { db, ...config } = resolveConfig(options);
-  return new Store<Key["_"]["data"]>(config, db, false, {});
+  return new Store<ColumnData<Key>>(config, db, false, {});
 }
