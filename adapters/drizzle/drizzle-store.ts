@@ -1,6 +1,7 @@
 import type { PgTable } from "drizzle-orm/pg-core";
 import type {
   Coverage,
+  CoverageOptions,
   EmbeddingRecord,
   EmbeddingStore,
   EmbeddingTarget,
@@ -12,6 +13,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from "../../src/contracts/embedding-store.js";
+import { InvalidOptionError } from "../../src/errors/index.js";
 import { acquireLock, type HeldLock } from "./advisory-lock.js";
 import { checkSchema } from "./check-schema.js";
 import { resolveConfig, type StoreConfig, withRange } from "./config.js";
@@ -53,6 +55,19 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    * (`extension_missing`, `schema`, `locked`) or `DimensionMismatchError` (`source: "store"`).
    */
   prepare(target: EmbeddingTarget, options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /**
+   * Counts the rows (after `source.filter` and `partition`) by state: `{ total, embedded, stale,
+   * missing }`. Vectors count as current when their text hash, model (`options.model`, or the model
+   * of the target given to the last `prepare()`) and version match. Each row's text is built and
+   * hashed, so this reads the whole source table a page at a time; `signal` stops it between pages
+   * and abandons the page being read. Throws `InvalidOptionError` (`model`) when no model is known.
+   * @example
+   * ```ts
+   * await store.prepare(provider);
+   * const { missing, stale } = await store.coverage();
+   * ```
+   */
+  coverage(options?: CoverageOptions): Promise<Coverage>;
   /** Frees the advisory lock and its connection. Safe to call more than once. */
   release(): Promise<void>;
   /**
@@ -115,6 +130,8 @@ function singleConnection(db: AnyPgDatabase, bound: boolean): boolean {
 
 class Store<Id> implements DrizzleStore<Id> {
   #lock: HeldLock | undefined;
+  /** The target of the last `prepare()`: what `coverage()` counts for when given no model. */
+  #target: EmbeddingTarget | undefined;
   readonly #serial: Pick<Serial, "run">;
 
   constructor(
@@ -123,7 +140,9 @@ class Store<Id> implements DrizzleStore<Id> {
     /** Bound to a transaction: the root store owns the lock. */
     private readonly bound: boolean,
     private readonly cache: WriteCache,
+    target?: EmbeddingTarget,
   ) {
+    this.#target = target;
     this.#serial = singleConnection(db, bound) ? new Serial() : concurrent;
   }
 
@@ -134,6 +153,7 @@ class Store<Id> implements DrizzleStore<Id> {
       () => this.#serial.run(() => checkSchema(this.config, this.db, target)),
       options.signal,
     );
+    this.#target = target;
     if (!this.bound && !this.#lock) this.#lock = await acquireLock(this.config, this.db);
   }
 
@@ -153,12 +173,19 @@ class Store<Id> implements DrizzleStore<Id> {
 
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T> {
     return this.#serial.run(() =>
-      this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache))),
+      this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache, this.#target))),
     );
   }
 
-  coverage(target: EmbeddingTarget): Promise<Coverage> {
-    return this.#serial.run(() => countCoverage(this.config, this.db, target));
+  async coverage(options: CoverageOptions = {}): Promise<Coverage> {
+    const model = options.model ?? this.#target?.model;
+    if (model === undefined) {
+      throw new InvalidOptionError(
+        "model",
+        "given (`store.coverage(provider)` or `store.coverage({ model })`), or `store.prepare(target)` called first, so the store knows which model's vectors are current",
+      );
+    }
+    return this.#serial.run(() => countCoverage(this.config, this.db, model, options.signal));
   }
 
   nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]> {

@@ -155,7 +155,7 @@ class BackfillRun<Id> {
 
   async run(): Promise<BackfillReport<Id>> {
     const { store, options: o } = this;
-    const coverage = await store.coverage(this.target);
+    const coverage = await store.coverage({ ...this.target, signal: o.signal });
     this.counters.pending =
       o.reembed === "all"
         ? coverage.total

@@ -67,6 +67,25 @@ export interface WriteResult<Id = unknown> {
   readonly conflicts: readonly Id[];
 }
 
+/**
+ * Options of {@link EmbeddingStore.coverage}. An {@link EmbeddingTarget}, or a provider, can be passed
+ * as is: only `model` decides which vectors count as current.
+ *
+ * @example
+ * ```ts
+ * await store.coverage(); // after prepare(): the prepared target's model
+ * await store.coverage({ model: "voyage-3.5", signal: AbortSignal.timeout(10_000) });
+ * await store.coverage(provider);
+ * ```
+ */
+export interface CoverageOptions extends Partial<EmbeddingTarget> {
+  /**
+   * Stops the count: the promise rejects with `signal.reason`.
+   * @default undefined
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Embedding coverage of the store's rows for one model and version. */
 export interface Coverage {
   /** Source rows (after the store's filter). */
@@ -133,8 +152,12 @@ export interface EmbeddingStore<Id = unknown> {
    * `work` resolves, rolls back when it rejects. Used by `backfill({ atomic: true })`.
    */
   transaction<T>(work: (store: EmbeddingStore<Id>) => Promise<T>): Promise<T>;
-  /** Counts total, current, stale and missing embeddings for `target`. */
-  coverage(target: EmbeddingTarget): Promise<Coverage>;
+  /**
+   * Counts total, current, stale and missing embeddings. Vectors count as current when made by
+   * `options.model` or, when it is omitted, by the model of the target the store was last prepared
+   * for; with neither, it throws `InvalidOptionError` (`model`).
+   */
+  coverage(options?: CoverageOptions): Promise<Coverage>;
   /** Releases what `prepare()` took (locks, connections). Called once the backfill settles. */
   release?(): Promise<void>;
   /**

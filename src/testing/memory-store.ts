@@ -1,5 +1,6 @@
 import type {
   Coverage,
+  CoverageOptions,
   EmbeddingRecord,
   EmbeddingStore,
   EmbeddingTarget,
@@ -119,14 +120,23 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
   for (const row of options.rows ?? []) rows.set(keyOf(row), row);
   const records = new Map<Id, MemoryRecord>();
   const writes: EmbeddingRecord<Id>[][] = [];
+  let prepared: EmbeddingTarget | undefined;
 
-  const state = (id: Id, target: EmbeddingTarget): { item: PendingItem<Id>; status: keyof Coverage } => {
+  const state = (
+    id: Id,
+    target: Pick<EmbeddingTarget, "model">,
+  ): { item: PendingItem<Id>; status: keyof Coverage } => {
     const text = textOf(rows.get(id) as Row);
     const item = { id, text, hash: hashText(text) };
     const record = records.get(id);
     if (!record) return { item, status: "missing" };
     const current = record.hash === item.hash && record.model === target.model && record.version === version;
     return { item, status: current ? "embedded" : "stale" };
+  };
+
+  /** Remembers the target: `coverage()` without a model counts for its model. */
+  const prepare = async (target: EmbeddingTarget): Promise<void> => {
+    prepared = target;
   };
 
   const sortedKeys = (range: KeyRange | undefined): Id[] =>
@@ -157,7 +167,13 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
     }
   }
 
-  async function coverage(target: EmbeddingTarget, range?: KeyRange): Promise<Coverage> {
+  async function coverage(options: CoverageOptions = {}, range?: KeyRange): Promise<Coverage> {
+    options.signal?.throwIfAborted();
+    const model = options.model ?? prepared?.model;
+    if (model === undefined) {
+      throw new InvalidOptionError("model", "given (`coverage({ model })`), or the store prepared first");
+    }
+    const target = { model };
     const counts = { total: 0, embedded: 0, stale: 0, missing: 0 };
     for (const id of sortedKeys(range)) {
       counts.total++;
@@ -169,10 +185,11 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
   /** The store's rows in `range`: same rows, vectors and writes, a narrower scan and coverage. */
   const restricted = (range: KeyRange): EmbeddingStore<Id> => {
     const view: EmbeddingStore<Id> = {
+      prepare,
       scan: (options) => scan(options, range),
       write: (batch, options) => store.write(batch, options),
       transaction: (work) => store.transaction(() => work(view)),
-      coverage: (target) => coverage(target, range),
+      coverage: (options) => coverage(options, range),
       keyBoundaries: (options) => store.keyBoundaries(options),
       withKeyRange: (inner) => store.withKeyRange(inner),
     };
@@ -183,6 +200,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
     rows,
     records,
     writes,
+    prepare,
     scan: (options) => scan(options),
     async write(batch: readonly EmbeddingRecord<Id>[], write: WriteOptions): Promise<WriteResult<Id>> {
       writes.push([...batch]);
@@ -216,7 +234,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
         throw error;
       }
     },
-    coverage: (target) => coverage(target),
+    coverage: (options) => coverage(options),
     async keyBoundaries({ every, signal }) {
       if (!Number.isSafeInteger(every) || every < 1) {
         throw new InvalidOptionError("every", "a positive integer");

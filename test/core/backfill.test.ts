@@ -516,6 +516,29 @@ describe("abort", () => {
     expect(await run).toBe("stop");
     expect(provider.calls).toHaveLength(1);
   });
+  test("the run's signal reaches coverage(): an abort while counting stops the run before any request", async () => {
+    const controller = new AbortController();
+    const provider = scriptedProvider();
+    const store = storeWith(5);
+    const counted = deferred<void>();
+    const seen: unknown[] = [];
+    store.coverage = (options) => {
+      seen.push(options);
+      counted.resolve();
+      // A count that only an abort ends, as a long table scan would be.
+      return new Promise((_, reject) =>
+        options?.signal?.addEventListener("abort", () => reject(options.signal?.reason)),
+      );
+    };
+    const run = backfill({ provider, store, signal: controller.signal }).catch((e) => e);
+    await counted.promise;
+    controller.abort("stop");
+    expect(await run).toBe("stop");
+    expect(seen).toEqual([
+      { provider: provider.provider, model: provider.model, dimensions: 8, signal: controller.signal },
+    ]);
+    expect(provider.calls).toHaveLength(0);
+  });
 });
 
 describe("dry run, progress and report", () => {

@@ -46,3 +46,23 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   });
   return { promise, resolve };
 }
+
+/**
+ * Resolves once `condition` holds, polling it; fails after a generous overall deadline. For waiting on
+ * what another connection does (a query blocked on a lock…), never on a fixed time.
+ */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  options: { timeoutMs?: number; what?: string } = {},
+): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  while (!(await condition())) {
+    if (Date.now() > deadline) expect.fail(`timed out waiting for ${options.what ?? "a condition"}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The rows of a Drizzle `db.execute()` result, whatever the driver (`{ rows }` or an array). */
+export function rowsOf<Row>(result: unknown): Row[] {
+  return (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
+}

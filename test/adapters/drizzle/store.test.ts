@@ -3,10 +3,10 @@ import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { drizzleStore } from "../../../adapters/drizzle/index.js";
-import { DimensionMismatchError, StoreError } from "../../../src/errors/index.js";
+import { DimensionMismatchError, InvalidOptionError, StoreError } from "../../../src/errors/index.js";
 import { hashText } from "../../../src/hash.js";
 import { deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
-import { describeEachDatabase, type TestDatabase } from "../../support/index.js";
+import { describeEachDatabase, rowsOf, type TestDatabase, until } from "../../support/index.js";
 import { DIMENSIONS, docTables, MODEL, skillTables, skillText } from "./fixtures.js";
 import { parseVector, runBackfill, scanAll } from "./helpers.js";
 
@@ -296,6 +296,84 @@ describeEachDatabase("drizzleStore", (database) => {
       missing: 1,
     });
   });
+
+  it("coverage() counts for the prepared target's model when given none, and says what to do when it has neither", async () => {
+    const s = store();
+    await expect(s.coverage()).rejects.toSatisfy(
+      (error) =>
+        InvalidOptionError.isInstance(error) &&
+        error.option === "model" &&
+        /prepare\(target\)/.test(error.message),
+    );
+    await runBackfill(s, { reembed: "missing" });
+    expect(await s.coverage()).toEqual({ total: 23, embedded: 23, stale: 0, missing: 0 });
+    expect(await s.coverage({ model: "another-model" })).toEqual({
+      total: 23,
+      embedded: 0,
+      stale: 23,
+      missing: 0,
+    });
+    expect(await s.transaction((tx) => tx.coverage())).toEqual({
+      total: 23,
+      embedded: 23,
+      stale: 0,
+      missing: 0,
+    });
+  });
+
+  it("coverage() stops when its signal aborts, even within its last page", async () => {
+    await runBackfill(store(), { reembed: "missing" });
+    const reason = new Error("stop counting");
+    const controller = new AbortController();
+    const aborting = drizzleStore({
+      db: t.db,
+      source: {
+        table: skills,
+        key: skills.id,
+        text: (row) => {
+          controller.abort(reason);
+          return skillText(row);
+        },
+      },
+      target: {
+        table: skillEmbeddings,
+        key: skillEmbeddings.skillId,
+        embedding: skillEmbeddings.embedding,
+        model: skillEmbeddings.modelName,
+        hash: skillEmbeddings.inputHash,
+      },
+    });
+    await expect(aborting.coverage({ ...MODEL, signal: controller.signal })).rejects.toBe(reason);
+    await expect(store().coverage({ ...MODEL, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
+  if (database.realServer)
+    it("coverage() rejects at once when aborted while its read waits on the database", async () => {
+      const other = await t.connect();
+      const reason = new Error("stop counting");
+      const controller = new AbortController();
+      try {
+        await other.db.transaction(async (tx) => {
+          await tx.execute(sql`lock table skills_main in access exclusive mode`);
+          const counting = store().coverage({ ...MODEL, signal: controller.signal });
+          const outcome = counting.then(
+            () => "resolved",
+            (error: unknown) => error,
+          );
+          // Abort once the count's query is waiting for the lock.
+          await until(async () => {
+            const waiting = await tx.execute(
+              sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`,
+            );
+            return rowsOf<{ n: number }>(waiting)[0]!.n > 0;
+          });
+          controller.abort(reason);
+          expect(await outcome).toBe(reason);
+        });
+      } finally {
+        await other.close();
+      }
+    });
 
   it("applies source.filter to scans and coverage", async () => {
     const even = store({ filter: sql`${skills.id} % 2 = 0` });
