@@ -99,7 +99,12 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    * ```
    */
   createIndex(options?: CreateIndexOptions): Promise<string>;
-  /** Deletes embeddings whose source row is gone (separate-table layout); returns how many. */
+  /**
+   * Deletes the embeddings whose source row is gone (separate-table layout); returns how many. Rows
+   * merely excluded by `source.filter` keep theirs. In the same-row layout a vector is deleted with its
+   * row, so there is nothing to prune: it throws `StoreError` (`unsupported`) rather than return a 0
+   * that would read as "checked, nothing found".
+   */
   prune(): Promise<number>;
   /**
    * The key (as `key::text`) of every `every`-th row in key order, after `filter`: one query walking

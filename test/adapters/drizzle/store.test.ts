@@ -6,7 +6,7 @@ import { drizzleStore } from "../../../adapters/drizzle/index.js";
 import { DimensionMismatchError, InvalidOptionError, StoreError } from "../../../src/errors/index.js";
 import { hashText } from "../../../src/hash.js";
 import { deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
-import { describeEachDatabase, rowsOf, type TestDatabase, until } from "../../support/index.js";
+import { describeEachDatabase, rejectionOf, rowsOf, type TestDatabase, until } from "../../support/index.js";
 import { DIMENSIONS, docTables, MODEL, skillTables, skillText } from "./fixtures.js";
 import { parseVector, runBackfill, scanAll } from "./helpers.js";
 
@@ -473,7 +473,12 @@ describeEachDatabase("drizzleStore", (database) => {
     expect(await s.prune()).toBe(0);
     const left = await t.db.select({ id: pruned.skillEmbeddings.skillId }).from(pruned.skillEmbeddings);
     expect(left.map((row) => Number(row.id)).sort((a, b) => a - b)).toEqual([1, 3, 4, 5, 6, 8, 9, 10]);
-    expect(await docStore().prune()).toBe(0);
+  });
+
+  it("prune() on the same-row layout says it does not apply instead of returning 0", async () => {
+    const error = await rejectionOf(docStore().prune());
+    expect(StoreError.isInstance(error) && error.reason).toBe("unsupported");
+    expect(error.message).toMatch(/same-row layout.*docs/);
   });
 
   it("same-row layout: embeds, detects staleness, refuses stale vectors and counts coverage", async () => {
