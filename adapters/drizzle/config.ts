@@ -2,17 +2,9 @@ import { getTableColumns, is, type SQL } from "drizzle-orm";
 import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { KeyRange } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
+import { tableName as kitTableName, type TableName } from "../../src/postgres/index.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
-
-/** A table as the store names it in SQL catalog lookups and in messages. */
-export interface TableName {
-  /** Schema, when the Drizzle table declares one (`pgSchema`); otherwise the search path decides. */
-  readonly schema: string | undefined;
-  readonly name: string;
-  /** `schema.name` or `name`, for messages. */
-  readonly display: string;
-}
 
 /** The options, checked and resolved once: every operation of the store reads this. */
 export interface StoreConfig {
@@ -44,9 +36,10 @@ export interface StoreConfig {
   readonly binaryWrites: boolean;
 }
 
+/** The table's name for the kit: its schema only when the Drizzle table declares one (`pgSchema`). */
 function tableName(table: PgTable): TableName {
   const { name, schema } = getTableConfig(table);
-  return { name, schema, display: schema ? `${schema}.${name}` : name };
+  return kitTableName(name, schema);
 }
 
 function requireTable(value: unknown, option: string): PgTable {

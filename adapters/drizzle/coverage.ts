@@ -1,7 +1,6 @@
 import type { Coverage } from "../../src/contracts/embedding-store.js";
-import { abortable } from "../../src/postgres/abortable.js";
+import { abortable, guard } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
-import { guard } from "./database-error.js";
 import type { AnyPgDatabase } from "./driver.js";
 import { isCurrent, nextCursor, selectPage, textOf } from "./source-rows.js";
 

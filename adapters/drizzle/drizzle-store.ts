@@ -14,13 +14,19 @@ import type {
   WriteResult,
 } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
-import { acquireLock, type HeldLock } from "./advisory-lock.js";
+import {
+  acquireRunLock,
+  type CreateIndexOptions,
+  createVectorIndex,
+  guard,
+  type HeldLock,
+  type PgSession,
+} from "../../src/postgres/index.js";
 import { checkSchema } from "./check-schema.js";
 import { resolveConfig, type StoreConfig, withRange } from "./config.js";
+import type { WriteCache } from "./copy-new-rows.js";
 import { countCoverage } from "./coverage.js";
-import { type CreateIndexOptions, createIndex } from "./create-index.js";
-import { guard } from "./database-error.js";
-import { type AnyPgDatabase, clientOf, driverOf } from "./driver.js";
+import { type AnyPgDatabase, sessionOf } from "./driver.js";
 import { keyBoundaries } from "./key-boundaries.js";
 import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
@@ -33,7 +39,6 @@ import {
   nearest,
   type SimilarRow,
 } from "./similarity.js";
-import type { WriteCache } from "./stage-rows.js";
 import { writeRecords } from "./write.js";
 
 /**
@@ -127,10 +132,36 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   withKeyRange(range: KeyRange): DrizzleStore<Id>;
 }
 
-/** Whether `db` is a single connection that must not run two operations at once. */
-function singleConnection(db: AnyPgDatabase, bound: boolean): boolean {
-  // PGlite queues transactions itself; a node-postgres Client (not a Pool) does not.
-  return bound || (driverOf(db) === "node-postgres" && !("totalCount" in (clientOf(db) as object)));
+/**
+ * Whether the store must run one operation at a time: bound to a transaction, or on a single
+ * node-postgres Client, which (unlike PGlite, which queues transactions itself) would run another
+ * operation's statements inside a transaction in progress.
+ */
+function oneAtATime(session: PgSession, bound: boolean): boolean {
+  return bound || (session.driver === "node-postgres" && session.capabilities.singleConnection);
+}
+
+/**
+ * The run's advisory lock (see the `lock` option), on a connection of its own: the whole target, or
+ * this store's partition or key range.
+ */
+async function lockRun(config: StoreConfig, session: PgSession): Promise<HeldLock | undefined> {
+  if (!config.lock) return undefined;
+  const { capabilities } = session;
+  // Holding the only connection of a pool for the lock would leave none for the queries: a hang.
+  if (!capabilities.singleConnection && (capabilities.maxConnections ?? 2) < 2) {
+    throw new InvalidOptionError(
+      "lock",
+      "false with a single-connection pool (the lock keeps one connection for the run)",
+    );
+  }
+  const { name, embedding } = config.target;
+  return acquireRunLock(session, {
+    resource: `relay.embeddings:${name.display}.${embedding.name}`,
+    display: name.display,
+    partition: config.partition,
+    range: config.range,
+  });
 }
 
 class Store<Id> implements DrizzleStore<Id> {
@@ -138,6 +169,8 @@ class Store<Id> implements DrizzleStore<Id> {
   /** The target of the last `prepare()`: what `coverage()` counts for when given no model. */
   #target: EmbeddingTarget | undefined;
   readonly #serial: Pick<Serial, "run">;
+  /** The PostgreSQL kit's session over `db`. */
+  readonly #session: PgSession;
 
   constructor(
     private readonly config: StoreConfig,
@@ -148,18 +181,19 @@ class Store<Id> implements DrizzleStore<Id> {
     target?: EmbeddingTarget,
   ) {
     this.#target = target;
-    this.#serial = singleConnection(db, bound) ? new Serial() : concurrent;
+    this.#session = sessionOf(db, bound);
+    this.#serial = oneAtATime(this.#session, bound) ? new Serial() : concurrent;
   }
 
   async prepare(target: EmbeddingTarget, options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     options.signal?.throwIfAborted();
     await guard(
       `Checking ${this.config.target.name.display}`,
-      () => this.#serial.run(() => checkSchema(this.config, this.db, target)),
+      () => this.#serial.run(() => checkSchema(this.config, this.#session, target)),
       options.signal,
     );
     this.#target = target;
-    if (!this.bound && !this.#lock) this.#lock = await acquireLock(this.config, this.db);
+    if (!this.bound && !this.#lock) this.#lock = await lockRun(this.config, this.#session);
   }
 
   async release(): Promise<void> {
@@ -202,7 +236,8 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   createIndex(options?: CreateIndexOptions): Promise<string> {
-    return this.#serial.run(() => createIndex(this.config, this.db, options));
+    const { name, embedding } = this.config.target;
+    return this.#serial.run(() => createVectorIndex(this.#session, name, embedding.name, options));
   }
 
   prune(): Promise<number> {
@@ -214,7 +249,7 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   withKeyRange(range: KeyRange): DrizzleStore<Id> {
-    return new Store<Id>(withRange(this.config, range), this.db, this.bound, this.cache);
+    return new Store<Id>(withRange(this.config, range), this.db, this.bound, this.cache, this.#target);
   }
 }
 

@@ -1,4 +1,4 @@
-export type { CreateIndexOptions } from "./create-index.js";
+export type { CreateIndexOptions } from "../../src/postgres/index.js";
 export { type DrizzleStore, drizzleStore } from "./drizzle-store.js";
 export type {
   ColumnData,

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { StoreError } from "../../src/errors/index.js";
+import { guard } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
-import { guard } from "./database-error.js";
 import { type AnyPgDatabase, rowsOf } from "./driver.js";
 
 /**

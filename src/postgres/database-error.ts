@@ -1,4 +1,4 @@
-import { DimensionMismatchError, EmbeddingsError, StoreError } from "../../src/errors/index.js";
+import { DimensionMismatchError, EmbeddingsError, StoreError } from "../errors/index.js";
 
 interface DriverError {
   readonly message: string;
@@ -6,8 +6,9 @@ interface DriverError {
 }
 
 /*
- * Drizzle wraps driver errors in DrizzleQueryError, whose message carries every bound parameter: for a
- * write that is megabytes of vectors. Keep the driver's own error as the cause instead.
+ * Query builders wrap driver errors (Drizzle's DrizzleQueryError carries `query` and `params`), and
+ * their message holds every bound parameter: for a write, megabytes of vectors. Look through any error
+ * that carries a `query` to the driver's own, which has the SQLSTATE `code`, and keep that as the cause.
  */
 function driverError(error: unknown): DriverError | undefined {
   let current: unknown = error;
@@ -22,7 +23,7 @@ function driverError(error: unknown): DriverError | undefined {
   return current instanceof Error ? { message: current.message } : undefined;
 }
 
-/** The SQLSTATE of a database error (`"23505"`…), looking through Drizzle's wrapper. */
+/** The SQLSTATE of a database error (`"23505"`…), looking through query builders' wrappers. */
 export function sqlState(error: unknown): string | undefined {
   return driverError(error)?.code;
 }
@@ -38,9 +39,22 @@ function innermost(error: unknown): unknown {
 const DIMENSIONS = /expected (\d+) dimensions, not (\d+)/;
 
 /**
- * Turns what the database threw during `operation` into a library error: a typed {@link StoreError}
- * (`schema` for missing tables and columns or a NOT NULL column the store does not fill, `extension_missing` when the `vector` type is unknown,
- * `database` otherwise) or a {@link DimensionMismatchError}. Library errors and aborts pass through.
+ * Turns what the database threw during `operation` (a phrase naming it: `"Writing 128 embeddings to
+ * skill_embeddings"`) into a library error: a {@link DimensionMismatchError} (`source: "store"`) when
+ * pgvector refused a vector's length, else a {@link StoreError} — `extension_missing` when the `vector`
+ * type or its operators are unknown, `schema` for missing tables or columns, a wrong type, a missing
+ * unique index for `ON CONFLICT` or a `NOT NULL` column the store does not fill, `database`
+ * otherwise. Its message is `${operation} failed: ${the server's message}`; the cause is the driver's
+ * error. Library errors, and `signal.reason` when `signal` aborted, pass through as they are.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await session.query(statement, params);
+ * } catch (error) {
+ *   throw databaseError("Writing 128 embeddings to skill_embeddings", error, signal);
+ * }
+ * ```
  */
 export function databaseError(operation: string, error: unknown, signal?: AbortSignal): unknown {
   if (EmbeddingsError.isInstance(error)) return error;
@@ -82,7 +96,13 @@ export function databaseError(operation: string, error: unknown, signal?: AbortS
   }
 }
 
-/** Runs `work`, rethrowing its failure as {@link databaseError} says. */
+/**
+ * Runs `work`, rethrowing its failure as {@link databaseError} says.
+ * @example
+ * ```ts
+ * const rows = await guard("Reading skills", () => session.query("select …"), signal);
+ * ```
+ */
 export async function guard<T>(operation: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   try {
     return await work();

@@ -1,0 +1,57 @@
+import { abortable } from "./abortable.js";
+import type { PgQueryOptions, PgReservedSession, PgRow, PgSession } from "./session.js";
+
+/**
+ * The parts of a PGlite instance (or of a PGlite `Transaction`) the session uses. Declared here so
+ * that the kit's types need no `@electric-sql/pglite` import.
+ */
+export interface PGliteClient {
+  query(query: string, params?: any[], options?: { blob?: Blob }): Promise<{ rows: any[] }>;
+}
+
+/**
+ * A {@link PgSession} over PGlite (PostgreSQL compiled to WebAssembly, in this process): a `PGlite`
+ * instance, or the `Transaction` of `pg.transaction()`. One connection: `reserve()` hands out the
+ * session itself, and `sharedServer` is false (no other process can take an advisory lock). COPY reads
+ * the data through PGlite's `/dev/blob` device.
+ *
+ * @example
+ * ```ts
+ * import { PGlite } from "@electric-sql/pglite";
+ * import { vector } from "@electric-sql/pglite-pgvector";
+ * import { pgliteSession } from "@relay/embeddings/postgres";
+ *
+ * const session = pgliteSession(await PGlite.create({ extensions: { vector } }));
+ * ```
+ */
+export function pgliteSession(client: PGliteClient): PgSession {
+  const self: PgReservedSession = {
+    driver: "pglite",
+    capabilities: {
+      copy: true,
+      binaryParameters: false,
+      singleConnection: true,
+      reserve: true,
+      maxConnections: 1,
+      sharedServer: false,
+    },
+    async query<Row extends PgRow>(
+      text: string,
+      params: readonly unknown[] = [],
+      options: PgQueryOptions = {},
+    ) {
+      options.signal?.throwIfAborted();
+      const result = await abortable(client.query(text, [...params]), options.signal);
+      return result.rows as Row[];
+    },
+    async copyIn(into, data) {
+      const blob = new Blob([data as Uint8Array<ArrayBuffer>]);
+      await client.query(`copy ${into} from '/dev/blob' with (format binary)`, [], { blob });
+    },
+    async reserve() {
+      return self;
+    },
+    async release() {},
+  };
+  return self;
+}
