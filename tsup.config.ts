@@ -12,6 +12,7 @@ const entry = {
   "providers/ai-sdk": "providers/ai-sdk/index.ts",
   "adapters/drizzle": "adapters/drizzle/index.ts",
   "queue/pg-boss": "queue/pg-boss/index.ts",
+  postgres: "src/postgres/index.ts",
 };
 
 const peers = [
@@ -24,6 +25,7 @@ const peers = [
   "pg",
   "postgres",
   "pg-boss",
+  "pg-copy-streams",
 ];
 
 const common: Options = {
