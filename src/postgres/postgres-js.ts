@@ -43,7 +43,10 @@ function afterFinal(writable: Writable): Promise<void> {
   });
 }
 
-/* One connection: a transaction or a reserved connection (the probe below must follow on it). */
+/*
+ * One connection, in a transaction: the probe below must follow on the same connection, and only a
+ * transaction makes it fail after a rejected COPY.
+ */
 async function copyOn(sql: PostgresJsSql, into: string, data: Uint8Array): Promise<void> {
   const statement = `copy ${into} from stdin with (format binary)`;
   const writable = await (sql.unsafe(statement) as PendingQuery).writable();
@@ -89,11 +92,19 @@ function session(sql: PostgresJsSql, capabilities: PgCapabilities, release?: () 
     },
     async copyIn(into, data) {
       if (!pool) return copyOn(sql, into, data);
-      const reserved = await self.reserve();
+      // A transaction of its own: only there does the probe of copyOn() see a rejected COPY.
+      const reserved = await pool.reserve();
       try {
-        await reserved.copyIn(into, data);
+        await reserved.unsafe("begin");
+        try {
+          await copyOn(reserved, into, data);
+        } catch (error) {
+          await reserved.unsafe("rollback");
+          throw error;
+        }
+        await reserved.unsafe("commit");
       } finally {
-        await reserved.release();
+        reserved.release();
       }
     },
     async reserve() {
@@ -117,6 +128,10 @@ function session(sql: PostgresJsSql, capabilities: PgCapabilities, release?: () 
  * 3.4 or later), a `TransactionSql` inside `sql.begin()`, or a reserved connection. Parameters are sent
  * as text (postgres.js binds no binary), so vectors are best sent by `copyIn()` through its COPY
  * stream. An aborted query is also cancelled on the server.
+ *
+ * postgres.js drops the server's rejection of a COPY (porsager/postgres#1173); the session sees it
+ * through the transaction the COPY runs in (on a pool it opens one itself). On a connection you
+ * reserved yourself, call `copyIn()` inside a transaction.
  *
  * postgres.js prints the server's notices to stdout unless given `onnotice`; the kit issues no
  * statement that raises one.

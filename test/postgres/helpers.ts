@@ -1,0 +1,33 @@
+import {
+  type NodePostgresClient,
+  nodePostgresSession,
+  type PGliteClient,
+  type PgSession,
+  type PostgresJsSql,
+  pgliteSession,
+  postgresJsSession,
+} from "../../src/postgres/index.js";
+import type { TestDatabase } from "../support/index.js";
+
+/** The kit's session over the test database's own client (a `pg.Pool`, a postgres.js `Sql`, PGlite). */
+export function sessionFor(t: Pick<TestDatabase, "driver" | "client">): PgSession {
+  switch (t.driver) {
+    case "node-postgres":
+      return nodePostgresSession(t.client as NodePostgresClient);
+    case "postgres.js":
+      return postgresJsSession(t.client as PostgresJsSql);
+    case "pglite":
+      return pgliteSession(t.client as PGliteClient);
+  }
+}
+
+/** A vector whose float4 values differ in every position: bit-exact round trips show. */
+export function vectorOf(seed: number, dimensions: number): Float32Array {
+  return Float32Array.from({ length: dimensions }, (_, i) => Math.fround(Math.sin(seed * 7.1 + i) * (i + 1)));
+}
+
+/** A pgvector text value (`[1,2,3]`) as float4 numbers. */
+export function parseVector(value: unknown): number[] {
+  const numbers = Array.isArray(value) ? value.map(Number) : (JSON.parse(String(value)) as number[]);
+  return numbers.map(Math.fround);
+}
