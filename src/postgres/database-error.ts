@@ -1,39 +1,28 @@
 import { DimensionMismatchError, EmbeddingsError, StoreError } from "../errors/index.js";
 
-interface DriverError {
-  readonly message: string;
-  readonly code?: string;
-}
-
 /*
- * Query builders wrap driver errors (Drizzle's DrizzleQueryError carries `query` and `params`), and
- * their message holds every bound parameter: for a write, megabytes of vectors. Look through any error
- * that carries a `query` to the driver's own, which has the SQLSTATE `code`, and keep that as the cause.
+ * Query builders wrap driver errors (Drizzle's DrizzleQueryError), and their message holds every bound
+ * parameter: for a write, megabytes of vectors. Drivers' own errors carry the SQLSTATE as `code` (some
+ * carry the query too). The driver's error is the first in the `cause` chain with a SQLSTATE, else the
+ * last: its message goes into the library's error, and it becomes the cause.
  */
-function driverError(error: unknown): DriverError | undefined {
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+function driverError(error: unknown): (Error & { code?: string }) | undefined {
   let current: unknown = error;
-  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
-    const candidate = current as Error & { code?: unknown; query?: unknown };
-    if (typeof candidate.code === "string" && candidate.query === undefined) {
-      return { message: candidate.message, code: candidate.code };
-    }
-    if (candidate.cause === undefined) return { message: candidate.message };
-    current = candidate.cause;
+  let last: Error | undefined;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && SQLSTATE.test(code)) return current as Error & { code: string };
+    last = current;
+    current = current.cause;
   }
-  return current instanceof Error ? { message: current.message } : undefined;
+  return last;
 }
 
 /** The SQLSTATE of a database error (`"23505"`…), looking through query builders' wrappers. */
 export function sqlState(error: unknown): string | undefined {
   return driverError(error)?.code;
-}
-
-function innermost(error: unknown): unknown {
-  let current = error;
-  while (current instanceof Error && (current as { query?: unknown }).query !== undefined && current.cause) {
-    current = current.cause;
-  }
-  return current;
 }
 
 const DIMENSIONS = /expected (\d+) dimensions, not (\d+)/;
@@ -59,8 +48,8 @@ const DIMENSIONS = /expected (\d+) dimensions, not (\d+)/;
 export function databaseError(operation: string, error: unknown, signal?: AbortSignal): unknown {
   if (EmbeddingsError.isInstance(error)) return error;
   if (signal?.aborted && error === signal.reason) return error;
-  const cause = innermost(error);
   const driver = driverError(error);
+  const cause = driver ?? error;
   const detail = driver?.message ?? String(error);
   const message = `${operation} failed: ${detail}`;
   const dimensions = DIMENSIONS.exec(detail);
