@@ -81,10 +81,14 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    */
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T>;
   /**
-   * The rows nearest to `vector` by cosine distance.
+   * The rows nearest to `vector` by cosine distance. Embed the query with the same provider (and
+   * model) as the stored vectors, as a query (`inputType: "query"`), and pass `model` when the table
+   * may hold vectors of several models.
    * @example
    * ```ts
-   * const hits = await store.nearest(await embedQuery("parse csv"), { limit: 5 });
+   * const provider = voyageProvider({ model: "voyage-3.5" });
+   * const { embeddings } = await provider.embed(["parse csv files"], { inputType: "query" });
+   * const hits = await store.nearest(embeddings[0]!, { limit: 5, model: provider.model });
    * ```
    */
   nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]>;
