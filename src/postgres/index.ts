@@ -29,6 +29,7 @@ export {
 } from "./catalog.js";
 export { planVectorCopy, type VectorCopyColumns, type VectorCopyPlan } from "./copy-plan.js";
 export { databaseError, guard, sqlState } from "./database-error.js";
+export { makeSession, type SessionParts, withReserved } from "./make-session.js";
 export { type NodePostgresClient, nodePostgresSession } from "./node-postgres.js";
 export { type PGliteClient, pgliteSession } from "./pglite.js";
 export { type PostgresJsSql, postgresJsSession } from "./postgres-js.js";

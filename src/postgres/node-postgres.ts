@@ -1,8 +1,8 @@
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StoreError } from "../errors/index.js";
-import { abortable } from "./abortable.js";
-import type { PgCapabilities, PgQueryOptions, PgReservedSession, PgRow, PgSession } from "./session.js";
+import { makeSession, withReserved } from "./make-session.js";
+import type { PgCapabilities, PgReservedSession, PgSession } from "./session.js";
 
 /**
  * The parts of a node-postgres (`pg`) `Pool`, `Client` or pooled client the session uses. Declared here
@@ -70,28 +70,13 @@ function session(
   release?: () => void,
 ): PgReservedSession {
   const pool = isPool(client) ? client : undefined;
-  let released = false;
-  const self: PgReservedSession = {
+  const self: PgReservedSession = makeSession({
     driver: "node-postgres",
     capabilities,
-    async query<Row extends PgRow>(
-      text: string,
-      params: readonly unknown[] = [],
-      options: PgQueryOptions = {},
-    ) {
-      options.signal?.throwIfAborted();
-      const result = await abortable(client.query(text, [...params]), options.signal);
-      return result.rows as Row[];
-    },
-    async copyIn(into, data) {
-      if (!pool) return copyOn(client, into, data);
-      const reserved = await self.reserve();
-      try {
-        await reserved.copyIn(into, data);
-      } finally {
-        await reserved.release();
-      }
-    },
+    release,
+    run: async (text, params) => (await client.query(text, params)).rows,
+    copyIn: (into, data) =>
+      pool ? withReserved(self, (connection) => connection.copyIn(into, data)) : copyOn(client, into, data),
     async reserve() {
       if (!pool) return session(client, capabilities);
       const connection = await pool.connect();
@@ -99,12 +84,7 @@ function session(
         connection.release(),
       );
     },
-    async release() {
-      if (released) return;
-      released = true;
-      release?.();
-    },
-  };
+  });
   return self;
 }
 

@@ -1,5 +1,5 @@
-import { abortable } from "./abortable.js";
-import type { PgQueryOptions, PgReservedSession, PgRow, PgSession } from "./session.js";
+import { makeSession } from "./make-session.js";
+import type { PgReservedSession, PgSession } from "./session.js";
 
 /**
  * The parts of a PGlite instance (or of a PGlite `Transaction`) the session uses. Declared here so
@@ -25,7 +25,7 @@ export interface PGliteClient {
  * ```
  */
 export function pgliteSession(client: PGliteClient): PgSession {
-  const self: PgReservedSession = {
+  const self: PgReservedSession = makeSession({
     driver: "pglite",
     capabilities: {
       copy: true,
@@ -35,23 +35,12 @@ export function pgliteSession(client: PGliteClient): PgSession {
       maxConnections: 1,
       sharedServer: false,
     },
-    async query<Row extends PgRow>(
-      text: string,
-      params: readonly unknown[] = [],
-      options: PgQueryOptions = {},
-    ) {
-      options.signal?.throwIfAborted();
-      const result = await abortable(client.query(text, [...params]), options.signal);
-      return result.rows as Row[];
-    },
+    run: async (text, params) => (await client.query(text, params)).rows,
     async copyIn(into, data) {
       const blob = new Blob([data as Uint8Array<ArrayBuffer>]);
       await client.query(`copy ${into} from '/dev/blob' with (format binary)`, [], { blob });
     },
-    async reserve() {
-      return self;
-    },
-    async release() {},
-  };
+    reserve: async () => self,
+  });
   return self;
 }

@@ -1,7 +1,7 @@
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { abortable } from "./abortable.js";
-import type { PgCapabilities, PgQueryOptions, PgReservedSession, PgRow, PgSession } from "./session.js";
+import { makeSession } from "./make-session.js";
+import type { PgCapabilities, PgReservedSession, PgSession } from "./session.js";
 
 interface PendingQuery extends Promise<any[]> {
   writable(): Promise<Writable>;
@@ -71,24 +71,18 @@ async function copyOn(sql: PostgresJsSql, into: string, data: Uint8Array): Promi
 
 function session(sql: PostgresJsSql, capabilities: PgCapabilities, release?: () => void): PgReservedSession {
   const pool = isPool(sql) ? sql : undefined;
-  let released = false;
-  const self: PgReservedSession = {
+  return makeSession({
     driver: "postgres.js",
     capabilities,
-    async query<Row extends PgRow>(
-      text: string,
-      params: readonly unknown[] = [],
-      options: PgQueryOptions = {},
-    ) {
-      options.signal?.throwIfAborted();
-      const pending = sql.unsafe(text, [...params]) as PendingQuery;
-      const onAbort = () => pending.cancel();
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        return (await abortable(pending, options.signal)) as Row[];
-      } finally {
-        options.signal?.removeEventListener("abort", onAbort);
-      }
+    release,
+    run(text, params, signal) {
+      const pending = sql.unsafe(text, params) as PendingQuery;
+      if (!signal) return pending;
+      const cancel = () => pending.cancel();
+      const done = () => signal.removeEventListener("abort", cancel);
+      signal.addEventListener("abort", cancel, { once: true });
+      pending.then(done, done);
+      return pending;
     },
     async copyIn(into, data) {
       if (!pool) return copyOn(sql, into, data);
@@ -114,13 +108,7 @@ function session(sql: PostgresJsSql, capabilities: PgCapabilities, release?: () 
         reserved.release(),
       );
     },
-    async release() {
-      if (released) return;
-      released = true;
-      release?.();
-    },
-  };
-  return self;
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from "../errors/index.js";
 import { qualifiedName, quoteIdentifier, relationExists, type TableName } from "./catalog.js";
 import { guard, sqlState } from "./database-error.js";
+import { withReserved } from "./make-session.js";
 import type { PgSession } from "./session.js";
 
 /**
@@ -110,8 +111,7 @@ async function withoutNotices<T>(
   work: (connection: PgSession) => Promise<T>,
 ): Promise<T> {
   if (!session.capabilities.reserve) return work(session);
-  const connection = await session.reserve();
-  try {
+  return withReserved(session, async (connection) => {
     const [row] = await connection.query<{ level: string }>(
       "select current_setting('client_min_messages') as level",
     );
@@ -124,9 +124,7 @@ async function withoutNotices<T>(
       // In a transaction that the statement aborted this fails, and the rollback restores the level.
       await connection.query("select set_config('client_min_messages', $1, false)", [level]).catch(() => {});
     }
-  } finally {
-    await connection.release();
-  }
+  });
 }
 
 /**

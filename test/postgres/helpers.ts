@@ -6,8 +6,24 @@ import {
   type PostgresJsSql,
   pgliteSession,
   postgresJsSession,
+  withReserved,
 } from "../../src/postgres/index.js";
 import type { TestDatabase } from "../support/index.js";
+
+/** Runs `work` in a transaction on one connection of `session`: committed, or rolled back if it throws. */
+export async function inTransaction<T>(session: PgSession, work: (tx: PgSession) => Promise<T>): Promise<T> {
+  return withReserved(session, async (tx) => {
+    await tx.query("begin");
+    try {
+      const result = await work(tx);
+      await tx.query("commit");
+      return result;
+    } catch (error) {
+      await tx.query("rollback");
+      throw error;
+    }
+  });
+}
 
 /** The kit's session over the test database's own client (a `pg.Pool`, a postgres.js `Sql`, PGlite). */
 export function sessionFor(t: Pick<TestDatabase, "driver" | "client">): PgSession {

@@ -35,7 +35,7 @@ import {
 } from "../../src/postgres/index.js";
 import { deterministicEmbedding, scriptedProvider } from "../../src/testing/index.js";
 import { describeEachDatabase, type TestDatabase } from "../support/index.js";
-import { parseVector, sessionFor } from "./helpers.js";
+import { inTransaction, parseVector, sessionFor } from "./helpers.js";
 
 const DIMENSIONS = 8;
 const notes = tableName("notes");
@@ -46,24 +46,6 @@ interface NoteRow {
   hash: string | null;
   model: string | null;
   [column: string]: unknown;
-}
-
-/** Runs `work` in a transaction on one connection of `session`. */
-async function inTransaction<T>(session: PgSession, work: (tx: PgSession) => Promise<T>): Promise<T> {
-  const tx = await session.reserve();
-  try {
-    await tx.query("begin");
-    try {
-      const result = await work(tx);
-      await tx.query("commit");
-      return result;
-    } catch (error) {
-      await tx.query("rollback");
-      throw error;
-    }
-  } finally {
-    await tx.release();
-  }
 }
 
 /** The `notes` table keeps its own vector (same-row layout): `embedding`, `embedding_model`, `embedding_hash`. */

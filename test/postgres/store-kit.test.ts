@@ -4,7 +4,7 @@
  * and the mapping of database errors.
  */
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DimensionMismatchError, InvalidOptionError, StoreError } from "../../src/errors/index.js";
 import {
   acquireRunLock,
@@ -29,50 +29,12 @@ import {
   vectorExtension,
   vectorTypeOid,
 } from "../../src/postgres/index.js";
-import { describeEachDatabase, rejectionOf, type TestDatabase } from "../support/index.js";
-import { parseVector, sessionFor, vectorOf } from "./helpers.js";
+import { describeEachDatabase, printedDuring, rejectionOf, type TestDatabase } from "../support/index.js";
+import { inTransaction, parseVector, sessionFor, vectorOf } from "./helpers.js";
 
 const DIMENSIONS = 8;
 const items = tableName("kit_items");
 const target = { provider: "test", model: "m", dimensions: DIMENSIONS };
-
-/** Runs `work` in a transaction on one connection of `session`. */
-async function inTransaction<T>(session: PgSession, work: (tx: PgSession) => Promise<T>): Promise<T> {
-  const tx = await session.reserve();
-  try {
-    await tx.query("begin");
-    try {
-      const result = await work(tx);
-      await tx.query("commit");
-      return result;
-    } catch (error) {
-      await tx.query("rollback");
-      throw error;
-    }
-  } finally {
-    await tx.release();
-  }
-}
-
-/** Everything written to stdout or the console while `work` runs. */
-async function printed(work: () => Promise<unknown>): Promise<unknown[]> {
-  const out: unknown[] = [];
-  const spies = [
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(chunk) > 0),
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => out.push(chunk) > 0),
-    ...(["log", "info", "warn", "error", "debug"] as const).map((method) =>
-      vi.spyOn(console, method).mockImplementation((...args) => {
-        out.push(args);
-      }),
-    ),
-  ];
-  try {
-    await work();
-  } finally {
-    for (const spy of spies) spy.mockRestore();
-  }
-  return out;
-}
 
 describeEachDatabase("PostgreSQL kit helpers", (database) => {
   let t: TestDatabase;
@@ -224,7 +186,7 @@ describeEachDatabase("PostgreSQL kit helpers", (database) => {
     const session = sql ? postgresJsSession(sql) : sessionFor(t);
     await t.exec("update kit_items set embedding = '[1,2,3,4,5,6,7,8]' where id <= 10");
     try {
-      const out = await printed(async () => {
+      const out = await printedDuring(async () => {
         expect(await createVectorIndex(session, items, "embedding")).toBe("kit_items_embedding_hnsw_idx");
         expect(await createVectorIndex(session, items, "embedding")).toBe("kit_items_embedding_hnsw_idx");
         // pgvector raises a NOTICE ("little data") building an IVFFlat index on 30 rows.

@@ -1,4 +1,4 @@
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 
 /** The rejection of `promise`; fails the test when it resolves. */
 export async function rejectionOf(promise: Promise<unknown>): Promise<any> {
@@ -65,4 +65,24 @@ export async function until(
 /** The rows of a Drizzle `db.execute()` result, whatever the driver (`{ rows }` or an array). */
 export function rowsOf<Row>(result: unknown): Row[] {
   return (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
+}
+
+/** Everything written to stdout, stderr or the console while `work` runs (nothing reaches them). */
+export async function printedDuring(work: () => Promise<unknown>): Promise<unknown[]> {
+  const printed: unknown[] = [];
+  const spies = [
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => printed.push(chunk) > 0),
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => printed.push(chunk) > 0),
+    ...(["log", "info", "warn", "error", "debug"] as const).map((method) =>
+      vi.spyOn(console, method).mockImplementation((...args) => {
+        printed.push(args);
+      }),
+    ),
+  ];
+  try {
+    await work();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return printed;
 }

@@ -1,4 +1,4 @@
-export { deferred, rejectionOf, rowsOf, until } from "./assertions.js";
+export { deferred, printedDuring, rejectionOf, rowsOf, until } from "./assertions.js";
 export {
   type AnyDb,
   type DatabaseFactory,

@@ -7,10 +7,10 @@
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { drizzleStore } from "../../../adapters/drizzle/index.js";
 import { deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
-import { describeEachDatabase, type TestDatabase } from "../../support/index.js";
+import { describeEachDatabase, printedDuring, type TestDatabase } from "../../support/index.js";
 import { DIMENSIONS, docTables, MODEL, skillTables, skillText } from "./fixtures.js";
 import { runBackfill } from "./helpers.js";
 
@@ -55,17 +55,7 @@ describeEachDatabase(
         source: { table: docs, key: docs.id, text: (d) => d.title },
         target: { embedding: docs.embedding, model: docs.embeddingModel, hash: docs.embeddingHash },
       });
-      const printed: unknown[] = [];
-      const spies = [
-        vi.spyOn(process.stdout, "write").mockImplementation((chunk) => printed.push(chunk) > 0),
-        vi.spyOn(process.stderr, "write").mockImplementation((chunk) => printed.push(chunk) > 0),
-        ...(["log", "info", "warn", "error", "debug"] as const).map((method) =>
-          vi.spyOn(console, method).mockImplementation((...args) => {
-            printed.push(args);
-          }),
-        ),
-      ];
-      try {
+      const printed = await printedDuring(async () => {
         for (let round = 0; round < 2; round++) {
           for (const store of [separate, sameRow]) {
             await runBackfill(store, { reembed: round === 0 ? "missing" : "all", pageSize: 16 });
@@ -96,9 +86,7 @@ describeEachDatabase(
           await db.execute(sql`delete from skills_notices where id = 40 - ${round}`);
           await separate.prune();
         }
-      } finally {
-        for (const spy of spies) spy.mockRestore();
-      }
+      });
       expect(printed).toEqual([]);
     });
   },

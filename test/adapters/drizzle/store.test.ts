@@ -35,13 +35,18 @@ describeEachDatabase("drizzleStore", (database) => {
   let t: TestDatabase;
 
   const store = (
-    overrides: { version?: string; filter?: ReturnType<typeof sql>; binaryWrites?: boolean } = {},
+    overrides: {
+      version?: string;
+      filter?: ReturnType<typeof sql>;
+      binaryWrites?: boolean;
+      text?: typeof skillText;
+    } = {},
   ) =>
     drizzleStore({
       db: t.db,
       version: overrides.version ?? "1",
       binaryWrites: overrides.binaryWrites,
-      source: { table: skills, key: skills.id, text: skillText, filter: overrides.filter },
+      source: { table: skills, key: skills.id, text: overrides.text ?? skillText, filter: overrides.filter },
       target: {
         table: skillEmbeddings,
         key: skillEmbeddings.skillId,
@@ -325,22 +330,10 @@ describeEachDatabase("drizzleStore", (database) => {
     await runBackfill(store(), { reembed: "missing" });
     const reason = new Error("stop counting");
     const controller = new AbortController();
-    const aborting = drizzleStore({
-      db: t.db,
-      source: {
-        table: skills,
-        key: skills.id,
-        text: (row) => {
-          controller.abort(reason);
-          return skillText(row);
-        },
-      },
-      target: {
-        table: skillEmbeddings,
-        key: skillEmbeddings.skillId,
-        embedding: skillEmbeddings.embedding,
-        model: skillEmbeddings.modelName,
-        hash: skillEmbeddings.inputHash,
+    const aborting = store({
+      text: (row) => {
+        controller.abort(reason);
+        return skillText(row);
       },
     });
     await expect(aborting.coverage({ ...MODEL, signal: controller.signal })).rejects.toBe(reason);
