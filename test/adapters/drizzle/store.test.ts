@@ -1,5 +1,7 @@
+import type { PGlite } from "@electric-sql/pglite";
 import { asc, count, eq, ne, sql } from "drizzle-orm";
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { drizzleStore } from "../../../adapters/drizzle/index.js";
@@ -473,6 +475,42 @@ describeEachDatabase("drizzleStore", (database) => {
     expect(StoreError.isInstance(error) && error.reason).toBe("unsupported");
     expect(error.message).toMatch(/same-row layout.*docs/);
   });
+
+  if (database.driver === "pglite")
+    it("works through Drizzle alone on a driver the PostgreSQL kit has no session for (pg-proxy)", async () => {
+      const pglite = t.client as PGlite;
+      const proxy = drizzleProxy(async (text, params, method) => {
+        const result = await pglite.query(text, params, { rowMode: method === "all" ? "array" : "object" });
+        return { rows: result.rows };
+      });
+      const s = drizzleStore({
+        db: proxy,
+        version: "1",
+        source: { table: skills, key: skills.id, text: skillText },
+        target: {
+          table: skillEmbeddings,
+          key: skillEmbeddings.skillId,
+          embedding: skillEmbeddings.embedding,
+          model: skillEmbeddings.modelName,
+          version: skillEmbeddings.modelVersion,
+          hash: skillEmbeddings.inputHash,
+        },
+      });
+      // The catalog checks run through db.execute(), with their parameters bound by Drizzle.
+      await s.prepare(MODEL);
+      await expect(s.prepare({ ...MODEL, dimensions: 3 })).rejects.toThrow(/holds vector\(8\)/);
+      await runBackfill(store(), { reembed: "missing" });
+      expect(await s.coverage()).toEqual({ total: 23, embedded: 23, stale: 0, missing: 0 });
+      expect(await s.createIndex()).toBe("skill_embeddings_main_embedding_hnsw_idx");
+      const [index] = rowsOf<{ found: boolean }>(
+        await t.db.execute(
+          sql`select to_regclass('skill_embeddings_main_embedding_hnsw_idx') is not null as found`,
+        ),
+      );
+      expect(index?.found).toBe(true);
+      await t.exec("drop index skill_embeddings_main_embedding_hnsw_idx");
+      await s.release();
+    });
 
   it("same-row layout: embeds, detects staleness, refuses stale vectors and counts coverage", async () => {
     const s = docStore();
