@@ -27,7 +27,7 @@ function isPool(client: NodePostgresClient): client is PoolLike {
   return "totalCount" in client && typeof (client as PoolLike).connect === "function";
 }
 
-/** 64 KiB: the size pg-copy-streams and PostgreSQL's own tools send COPY data in. */
+/** COPY data goes out in 64 KiB CopyData messages (the stream sends each behind a 5-byte header). */
 const COPY_CHUNK = 64 * 1024;
 
 type CopyFrom = (text: string) => Writable;

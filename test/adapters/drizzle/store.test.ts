@@ -2,13 +2,22 @@ import type { PGlite } from "@electric-sql/pglite";
 import { asc, count, eq, ne, sql } from "drizzle-orm";
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
+import { drizzle } from "drizzle-orm/postgres-js";
 import pg from "pg";
+import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { drizzleStore } from "../../../adapters/drizzle/index.js";
 import { DimensionMismatchError, InvalidOptionError, StoreError } from "../../../src/errors/index.js";
 import { hashText } from "../../../src/hash.js";
 import { deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
-import { describeEachDatabase, rejectionOf, rowsOf, type TestDatabase, until } from "../../support/index.js";
+import {
+  describeEachDatabase,
+  printedDuring,
+  rejectionOf,
+  rowsOf,
+  type TestDatabase,
+  until,
+} from "../../support/index.js";
 import { DIMENSIONS, docTables, MODEL, skillTables, skillText } from "./fixtures.js";
 import { parseVector, runBackfill, scanAll } from "./helpers.js";
 
@@ -510,6 +519,64 @@ describeEachDatabase("drizzleStore", (database) => {
       expect(index?.found).toBe(true);
       await t.exec("drop index skill_embeddings_main_embedding_hnsw_idx");
       await s.release();
+    });
+
+  if (database.driver === "postgres.js")
+    it("prints nothing to stdout through every operation, on a postgres.js client with its defaults", async () => {
+      // postgres.js prints every server notice with console.log unless given `onnotice` (the suite's own
+      // client has one): a statement raising a NOTICE (CREATE INDEX IF NOT EXISTS on an existing index…)
+      // would print from inside the library.
+      const client = postgres(t.url!, { max: 3 });
+      const db = drizzle({ client });
+      const separate = drizzleStore({
+        db,
+        version: "1",
+        source: { table: skills, key: skills.id, text: skillText },
+        target: {
+          table: skillEmbeddings,
+          key: skillEmbeddings.skillId,
+          embedding: skillEmbeddings.embedding,
+          model: skillEmbeddings.modelName,
+          version: skillEmbeddings.modelVersion,
+          hash: skillEmbeddings.inputHash,
+        },
+      });
+      const sameRow = drizzleStore({
+        db,
+        source: { table: docs, key: docs.id, text: (d) => d.title },
+        target: { embedding: docs.embedding, model: docs.embeddingModel, hash: docs.embeddingHash },
+      });
+      const indexes: string[] = [];
+      try {
+        const printed = await printedDuring(async () => {
+          for (let round = 0; round < 2; round++) {
+            for (const s of [separate, sameRow]) {
+              await runBackfill(s, { reembed: round === 0 ? "missing" : "all", pageSize: 5 });
+              await s.prepare(MODEL);
+              await s.coverage();
+              await s.release();
+              await s.transaction(async (tx) => {
+                const [item] = (await scanAll(tx, "all", 1)).slice(0, 1);
+                const embedding = deterministicEmbedding(item!.text, DIMENSIONS);
+                await tx.write([{ id: item!.id, hash: item!.hash, embedding }], MODEL);
+              });
+              indexes.push(await s.createIndex());
+              // pgvector raises a NOTICE ("little data") building an IVFFlat index on a few rows.
+              indexes.push(
+                await s.createIndex({ method: "ivfflat", lists: 50, name: `ivf_${indexes.length}` }),
+              );
+              await s.nearest(deterministicEmbedding("skill 1", DIMENSIONS), { limit: 3 });
+              await s.findSimilar(1, { limit: 3 });
+            }
+            await t.db.delete(skills).where(eq(skills.id, 23 - round));
+            await separate.prune();
+          }
+        });
+        expect(printed).toEqual([]);
+      } finally {
+        await client.end({ timeout: 5 });
+        await t.exec([...new Set(indexes)].map((name) => `drop index if exists "${name}";`).join(""));
+      }
     });
 
   it("same-row layout: embeds, detects staleness, refuses stale vectors and counts coverage", async () => {

@@ -4,7 +4,7 @@
  * the proof that a new store reuses the kit's checks, lock, staging and error mapping rather than
  * copying the Drizzle adapter.
  */
-import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
+import { beforeAll, beforeEach, expect, it } from "vitest";
 import type {
   Coverage,
   CoverageOptions,
@@ -34,7 +34,7 @@ import {
   tableName,
 } from "../../src/postgres/index.js";
 import { deterministicEmbedding, scriptedProvider } from "../../src/testing/index.js";
-import { describeEachDatabase, type TestDatabase } from "../support/index.js";
+import type { TestDatabase } from "../support/index.js";
 import { inTransaction, parseVector, sessionFor } from "./helpers.js";
 
 const DIMENSIONS = 8;
@@ -152,15 +152,15 @@ function notesStore(session: PgSession): EmbeddingStore<number> {
   return store;
 }
 
-describeEachDatabase("A second store built on the PostgreSQL kit", (database) => {
+/** A second store on the kit: registered by kit.test.ts inside its suite for one database (`db()` is it, once created). */
+export function secondStoreTests(db: () => TestDatabase): void {
   let t: TestDatabase;
 
   beforeAll(async () => {
-    t = await database.create();
+    t = db();
     await t.exec(`create table notes (id integer primary key, body text not null,
       embedding vector(${DIMENSIONS}), embedding_model text, embedding_hash text)`);
   });
-  afterAll(() => t?.close());
   beforeEach(() =>
     t.exec(
       `truncate notes; insert into notes (id, body) select i, 'note ' || i || ' about ' || (i % 4) from generate_series(1, 45) i`,
@@ -190,4 +190,4 @@ describeEachDatabase("A second store built on the PostgreSQL kit", (database) =>
     expect(second).toMatchObject({ scanned: 1, embedded: 1 });
     expect(provider.calls.at(-1)?.texts).toEqual(["rewritten"]);
   });
-});
+}

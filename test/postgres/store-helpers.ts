@@ -4,7 +4,7 @@
  * and the mapping of database errors.
  */
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { DimensionMismatchError, InvalidOptionError, StoreError } from "../../src/errors/index.js";
 import {
   acquireRunLock,
@@ -29,19 +29,20 @@ import {
   vectorExtension,
   vectorTypeOid,
 } from "../../src/postgres/index.js";
-import { describeEachDatabase, printedDuring, rejectionOf, type TestDatabase } from "../support/index.js";
+import { type DatabaseFactory, printedDuring, rejectionOf, type TestDatabase } from "../support/index.js";
 import { inTransaction, parseVector, sessionFor, vectorOf } from "./helpers.js";
 
 const DIMENSIONS = 8;
 const items = tableName("kit_items");
 const target = { provider: "test", model: "m", dimensions: DIMENSIONS };
 
-describeEachDatabase("PostgreSQL kit helpers", (database) => {
+/** The store helpers: registered by kit.test.ts inside its suite for one database (`db()` is it, once created). */
+export function storeHelperTests(database: DatabaseFactory, db: () => TestDatabase): void {
   let t: TestDatabase;
   let session: PgSession;
 
   beforeAll(async () => {
-    t = await database.create();
+    t = db();
     await t.exec(`
       create table kit_items (
         id integer primary key, tenant text not null, slug text, body text,
@@ -53,7 +54,6 @@ describeEachDatabase("PostgreSQL kit helpers", (database) => {
       insert into kit_items (id, tenant, slug) select i, 't' || (i % 3), 's' || i from generate_series(1, 30) i;`);
     session = sessionFor(t);
   });
-  afterAll(() => t?.close());
 
   it("reads the catalog: the extension, columns, unique indexes, relations", async () => {
     expect((await vectorExtension(session)).installed).toMatch(/^0\.\d+/);
@@ -286,7 +286,8 @@ describeEachDatabase("PostgreSQL kit helpers", (database) => {
           await again!.release();
           // Every connection went back to its pool: none is left holding a lock.
           expect(
-            await session.query("select count(*)::int as n from pg_locks where locktype = 'advisory'"),
+            await session.query(`select count(*)::int as n from pg_locks where locktype = 'advisory'
+            and database = (select oid from pg_database where datname = current_database())`),
           ).toEqual([{ n: 0 }]);
         } finally {
           await other.close();
@@ -294,4 +295,4 @@ describeEachDatabase("PostgreSQL kit helpers", (database) => {
       },
     );
   });
-});
+}

@@ -3,14 +3,15 @@
  * COPY that lands bit for bit, a rejected COPY that fails promptly and leaves the connection usable,
  * reserved connections that keep session state, and aborts.
  */
-import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
+import { beforeAll, beforeEach, expect, it } from "vitest";
 import { copyFile, type PgSession } from "../../src/postgres/index.js";
-import { describeEachDatabase, rejectionOf, type TestDatabase, until } from "../support/index.js";
+import { type DatabaseFactory, rejectionOf, type TestDatabase, until } from "../support/index.js";
 import { parseVector, sessionFor, vectorOf } from "./helpers.js";
 
 const DIMENSIONS = 16;
 
-describeEachDatabase("PostgreSQL kit sessions", (database) => {
+/** Sessions over each driver's own client: registered by kit.test.ts inside its suite for one database (`db()` is it, once created). */
+export function sessionTests(database: DatabaseFactory, db: () => TestDatabase): void {
   let t: TestDatabase;
   let session: PgSession;
 
@@ -24,11 +25,10 @@ describeEachDatabase("PostgreSQL kit sessions", (database) => {
     );
 
   beforeAll(async () => {
-    t = await database.create();
+    t = db();
     await t.exec(`create table items (id integer primary key, embedding vector(${DIMENSIONS}), body text)`);
     session = sessionFor(t);
   });
-  afterAll(() => t?.close());
   beforeEach(() => t.exec("truncate items"));
 
   it("says what it can do", () => {
@@ -128,4 +128,4 @@ describeEachDatabase("PostgreSQL kit sessions", (database) => {
       expect(await outcome).toBe(reason);
       await until(async () => (await running()) === 0, { what: "the server to cancel the sleep" });
     });
-});
+}

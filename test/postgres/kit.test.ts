@@ -1,8 +1,10 @@
 /*
- * The kit's binary encodings, read back by an independent decoder written from PostgreSQL's documented
- * formats, and its SQL fragments. (The database reads them too: test/postgres/session.test.ts.)
+ * The PostgreSQL kit (@relay/embeddings/postgres). Its binary encodings, read back by an independent
+ * decoder written from PostgreSQL's documented formats, and its SQL fragments; then, on every driver,
+ * in one database per driver: its sessions (sessions.ts), its store helpers (store-helpers.ts) and a
+ * second store written on it alone (second-store.ts).
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   binaryKeyEncoder,
   copyFile,
@@ -16,6 +18,10 @@ import {
   vectorArray,
   vectorText,
 } from "../../src/postgres/index.js";
+import { describeEachDatabase, type TestDatabase } from "../support/index.js";
+import { secondStoreTests } from "./second-store.js";
+import { sessionTests } from "./sessions.js";
+import { storeHelperTests } from "./store-helpers.js";
 
 /** Decodes a binary COPY file: rows of fields (Buffer, or null for NULL). */
 function readCopyFile(file: Buffer): (Buffer | null)[][] {
@@ -116,4 +122,16 @@ describe("SQL fragments", () => {
     expect(tableName('we"ird', "app").display).toBe('app.we"ird');
     expect(qualifiedName(tableName('we"ird', "app"))).toBe('"app"."we""ird"');
   });
+});
+
+describeEachDatabase("PostgreSQL kit", (database) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await database.create();
+  });
+  afterAll(() => t?.close());
+
+  describe("sessions", () => sessionTests(database, () => t));
+  describe("store helpers", () => storeHelperTests(database, () => t));
+  describe("a second store built on the kit", () => secondStoreTests(() => t));
 });
