@@ -157,11 +157,16 @@ export interface PartitionOptions {
 
 /**
  * The target key's rule: a target table other than the source needs `key` (separate-table layout);
- * the source table itself takes none (same-row layout).
+ * the source table itself takes none (same-row layout). Where a table's type is only `PgTable` (options
+ * typed without type arguments), either is allowed and `drizzleStore()` checks at run time.
  */
-export type TargetKeyRule<Source extends PgTable, Target extends PgTable> = [Target] extends [Source]
-  ? { readonly key?: undefined }
-  : { readonly key: PgColumn };
+export type TargetKeyRule<Source extends PgTable, Target extends PgTable> = PgTable extends Source
+  ? { readonly key?: PgColumn }
+  : PgTable extends Target
+    ? { readonly key?: PgColumn }
+    : [Target] extends [Source]
+      ? { readonly key?: undefined }
+      : { readonly key: PgColumn };
 
 /**
  * The `version` option, tied to `target.version`: required (a non-empty string) when the target has

@@ -5,7 +5,11 @@
 import { drizzle } from "drizzle-orm/node-postgres";
 import { bigint, integer, pgTable, serial, text, uuid, vector } from "drizzle-orm/pg-core";
 import { describe, expect, expectTypeOf, it } from "vitest";
-import { type DrizzleStore, drizzleStore } from "../../../adapters/drizzle/index.js";
+import {
+  type DrizzleStore,
+  type DrizzleStoreOptions,
+  drizzleStore,
+} from "../../../adapters/drizzle/index.js";
 import { InvalidOptionError } from "../../../src/errors/index.js";
 
 const db = drizzle.mock();
@@ -111,6 +115,17 @@ describe("drizzleStore options", () => {
         target: { embedding: docs.embedding, model: docs.model, hash: docs.hash },
       }),
     ).toEqualTypeOf<DrizzleStore<bigint>>();
+  });
+
+  it("still types options declared on their own, without type arguments", () => {
+    const separate: DrizzleStoreOptions = { ...valid, source: { ...source, text: (s) => String(s.name) } };
+    const sameRow: DrizzleStoreOptions = {
+      db,
+      source: { table: docs, key: docs.id, text: (d) => String(d.title) },
+      target: { embedding: docs.embedding, model: docs.model, hash: docs.hash },
+    };
+    expect(() => drizzleStore(separate)).not.toThrow();
+    expect(() => drizzleStore(sameRow)).not.toThrow();
   });
 
   it("refuses wrong wiring at compile time, and at run time naming the option", () => {
