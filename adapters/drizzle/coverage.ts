@@ -7,9 +7,9 @@ import { isCurrent, nextCursor, selectPage, textOf } from "./source-rows.js";
 const PAGE = 1_000;
 
 /**
- * Counts the store's rows (after `filter` and `partition`) by state for `model`. Staleness by text
- * needs each row's text hashed in JavaScript, so this reads the source a page at a time, like a
- * `"stale"` scan. An abort rejects at once with `signal.reason`: between pages, and during a page's
+ * Counts the store's rows (after `filter`, `partition` and key range) by state for `model`.
+ * Staleness by text needs each row's text hashed in JavaScript, so this reads the source a page at a
+ * time, like a `"stale"` scan. An abort rejects at once with `signal.reason`: between pages, and during a page's
  * read (whose result is then dropped).
  */
 export async function countCoverage(

@@ -61,8 +61,8 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    */
   prepare(target: EmbeddingTarget, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /**
-   * Counts the rows (after `source.filter` and `partition`) by state: `{ total, embedded, stale,
-   * missing }`. Vectors count as current when their text hash, model (`options.model`, or the model
+   * Counts the rows (after `source.filter`, `partition` and `withKeyRange()`) by state: `{ total,
+   * embedded, stale, missing }`. Vectors count as current when their text hash, model (`options.model`, or the model
    * of the target given to the last `prepare()`) and version match. Each row's text is built and
    * hashed, so this reads the whole source table a page at a time; `signal` stops it between pages
    * and abandons the page being read. Throws `InvalidOptionError` (`model`) when no model is known.

@@ -249,7 +249,7 @@ export function storeHelperTests(database: DatabaseFactory, db: () => TestDataba
   describe("run locks", () => {
     it(
       database.realServer
-        ? "exclude other processes, whole or by partition"
+        ? "exclude other processes, whole, by partition or by key range"
         : "are not taken on an in-process PGlite",
       async () => {
         const resource = "kit-test:kit_items.embedding";
@@ -282,6 +282,21 @@ export function storeHelperTests(database: DatabaseFactory, db: () => TestDataba
           );
           await first!.release();
           await second!.release();
+
+          // Key ranges are shares too: one worker per range, ranges side by side, never with partition.
+          const low = await acquireRunLock(session, { ...options, range: { through: ["10"] } });
+          const high = await acquireRunLock(elsewhere, { ...options, range: { after: ["10"] } });
+          await expect(acquireRunLock(elsewhere, { ...options, range: { through: ["10"] } })).rejects.toThrow(
+            /keys null\.\.\["10"\] of kit_items/,
+          );
+          await expect(acquireRunLock(elsewhere, options)).rejects.toThrow(/embedding kit_items/);
+          await low!.release();
+          await high!.release();
+          const both = await rejectionOf(
+            acquireRunLock(elsewhere, { ...options, partition: { index: 0, count: 2 }, range: {} }),
+          );
+          expect(InvalidOptionError.isInstance(both) && both.option).toBe("partition");
+
           const again = await acquireRunLock(elsewhere, options);
           await again!.release();
           // Every connection went back to its pool: none is left holding a lock.
