@@ -52,9 +52,10 @@ describeEachDatabase("drizzleStore", (database) => {
       binaryWrites?: boolean;
       text?: typeof skillText;
     } = {},
+    db: TestDatabase["db"] = t.db,
   ) =>
     drizzleStore({
-      db: t.db,
+      db,
       version: overrides.version ?? "1",
       binaryWrites: overrides.binaryWrites,
       source: { table: skills, key: skills.id, text: overrides.text ?? skillText, filter: overrides.filter },
@@ -492,19 +493,7 @@ describeEachDatabase("drizzleStore", (database) => {
         const result = await pglite.query(text, params, { rowMode: method === "all" ? "array" : "object" });
         return { rows: result.rows };
       });
-      const s = drizzleStore({
-        db: proxy,
-        version: "1",
-        source: { table: skills, key: skills.id, text: skillText },
-        target: {
-          table: skillEmbeddings,
-          key: skillEmbeddings.skillId,
-          embedding: skillEmbeddings.embedding,
-          model: skillEmbeddings.modelName,
-          version: skillEmbeddings.modelVersion,
-          hash: skillEmbeddings.inputHash,
-        },
-      });
+      const s = store({}, proxy);
       // The catalog checks run through db.execute(), with their parameters bound by Drizzle.
       await s.prepare(MODEL);
       await expect(s.prepare({ ...MODEL, dimensions: 3 })).rejects.toThrow(/holds vector\(8\)/);
@@ -528,19 +517,7 @@ describeEachDatabase("drizzleStore", (database) => {
       // would print from inside the library.
       const client = postgres(t.url!, { max: 3 });
       const db = drizzle({ client });
-      const separate = drizzleStore({
-        db,
-        version: "1",
-        source: { table: skills, key: skills.id, text: skillText },
-        target: {
-          table: skillEmbeddings,
-          key: skillEmbeddings.skillId,
-          embedding: skillEmbeddings.embedding,
-          model: skillEmbeddings.modelName,
-          version: skillEmbeddings.modelVersion,
-          hash: skillEmbeddings.inputHash,
-        },
-      });
+      const separate = store({}, db);
       const sameRow = drizzleStore({
         db,
         source: { table: docs, key: docs.id, text: (d) => d.title },
