@@ -9,7 +9,7 @@ import { encodeEmbedding } from "./encoding.js";
 import { type EmulatorFault, FaultSchedule } from "./faults.js";
 import { openaiDialect } from "./openai.js";
 import type { ResolvedEmulatorOptions } from "./options.js";
-import { formatDuration, SlidingWindow } from "./rate-limiter.js";
+import { formatDuration, type RateLimitEnforcer, SlidingWindow, TokenBucket } from "./rate-limiter.js";
 import type { EmulatorApi, EmulatorCall, EmulatorOutcome, EmulatorRequest, EmulatorStats } from "./types.js";
 import { voyageDialect } from "./voyage.js";
 
@@ -32,7 +32,7 @@ interface Decision {
 
 export class EmulatorCore {
   readonly faults = new FaultSchedule();
-  private windows = new Map<string, SlidingWindow>();
+  private windows = new Map<string, RateLimitEnforcer>();
   private log: EmulatorCall[] = [];
   private counters = {
     requests: 0,
@@ -252,12 +252,15 @@ export class EmulatorCore {
     }
   }
 
-  private window(api: EmulatorApi, model: string): SlidingWindow {
+  private window(api: EmulatorApi, model: string): RateLimitEnforcer {
     const key = `${api}:${model}`;
     let window = this.windows.get(key);
     if (!window) {
       const limits = this.options.rateLimits;
-      window = new SlidingWindow(limits?.requestsPerMinute, limits?.tokensPerMinute);
+      window =
+        limits?.enforcement === "token-bucket"
+          ? new TokenBucket(limits.requestsPerMinute, limits.tokensPerMinute, limits.burstSeconds)
+          : new SlidingWindow(limits?.requestsPerMinute, limits?.tokensPerMinute);
       this.windows.set(key, window);
     }
     return window;
@@ -269,12 +272,12 @@ export class EmulatorCore {
     if (state.limitRequests !== undefined) {
       headers["x-ratelimit-limit-requests"] = String(state.limitRequests);
       headers["x-ratelimit-remaining-requests"] = String(state.remainingRequests);
-      headers["x-ratelimit-reset-requests"] = formatDuration(state.resetMs);
+      headers["x-ratelimit-reset-requests"] = formatDuration(state.resetRequestsMs);
     }
     if (state.limitTokens !== undefined) {
       headers["x-ratelimit-limit-tokens"] = String(state.limitTokens);
       headers["x-ratelimit-remaining-tokens"] = String(state.remainingTokens);
-      headers["x-ratelimit-reset-tokens"] = formatDuration(state.resetMs);
+      headers["x-ratelimit-reset-tokens"] = formatDuration(state.resetTokensMs);
     }
     return headers;
   }
