@@ -5,6 +5,7 @@ import type {
   EmbeddingTarget,
   PendingItem,
 } from "../contracts/embedding-store.js";
+import { PACING } from "../defaults.js";
 import { APICallError } from "../errors/api-call-error.js";
 import { BackfillError } from "../errors/backfill-error.js";
 import { redactSecrets } from "../errors/redact.js";
@@ -120,6 +121,8 @@ class BackfillRun<Id> {
   private pendingWrites = 0;
   private writeDrained: (() => void) | undefined;
   private failure: { error: unknown; rowIds: Id[] } | undefined;
+  /** Tokens per request for the run's last requests, once the work left is known to be small. */
+  private tailTokens: number | undefined;
 
   constructor(
     private readonly options: ResolvedBackfillOptions<Id>,
@@ -135,15 +138,12 @@ class BackfillRun<Id> {
       requestsPerMinute: o.requestsPerMinute,
       tokensPerMinute: o.tokensPerMinute,
       minIntervalMs: o.minIntervalMs,
-      backoffMinMs: o.retryMinDelayMs,
-      backoffMaxMs: o.retryMaxDelayMs,
       signal: o.signal,
     });
-    this.planner = new BatchPlanner({
+    this.planner = new BatchPlanner(() => ({
       maxInputs: o.maxInputsPerRequest,
-      // A request must also fit in one minute's token budget, or the throttle could never admit it.
-      maxTokens: Math.min(o.maxTokensPerRequest, o.tokensPerMinute),
-    });
+      maxTokens: this.requestTokens(),
+    }));
     this.cache = new VectorCache(o.dedupeCacheSize);
     this.retryPolicy = {
       retries: o.retries,
@@ -189,6 +189,25 @@ class BackfillRun<Id> {
     const report = this.report();
     this.emit("done");
     return report;
+  }
+
+  /**
+   * Estimated tokens for the next request: what the limiter asks for (within the learned burst),
+   * within `maxTokensPerRequest`; and once the work left would fill fewer requests than may be in
+   * flight, that work shared evenly among them (down to {@link PACING}.minRequestTokens, below which
+   * a request's time is mostly its fixed cost), so the run ends on small requests that finish
+   * together rather than on one large one.
+   */
+  private requestTokens(): number {
+    const { counters, planner } = this;
+    const size = Math.min(this.options.maxTokensPerRequest, this.limiter.requestTokens());
+    if (this.tailTokens === undefined && counters.pending !== undefined && counters.scanned > 0) {
+      const perRow = counters.estimatedTokens / counters.scanned;
+      const left = Math.max(0, counters.pending - counters.scanned) * perRow + planner.tokens;
+      const slots = this.limiter.concurrency;
+      if (left < slots * size) this.tailTokens = Math.max(PACING.minRequestTokens, Math.ceil(left / slots));
+    }
+    return Math.min(size, this.tailTokens ?? size);
   }
 
   private get stopped(): boolean {
@@ -286,15 +305,21 @@ class BackfillRun<Id> {
    * A single item refused as too large comes back `undefined` (skipped as `input_too_long`).
    */
   private async embedSplitting(items: readonly Planned<Id>[]): Promise<(Float32Array | undefined)[]> {
+    const halves = async () => {
+      const middle = Math.ceil(items.length / 2);
+      const head = await this.embedSplitting(items.slice(0, middle));
+      const tail = await this.embedSplitting(items.slice(middle));
+      return [...head, ...tail];
+    };
+    // The learned burst may have shrunk since the batch was planned: never send more than it admits.
+    const tokens = items.reduce((sum, p) => sum + p.tokens, 0);
+    if (items.length > 1 && tokens > this.limiter.maxRequestTokens) return halves();
     try {
       return await this.request(items);
     } catch (error) {
       if (!(APICallError.isInstance(error) && error.reason === "request_too_large")) throw error;
       if (items.length === 1) return [undefined];
-      const middle = Math.ceil(items.length / 2);
-      const head = await this.embedSplitting(items.slice(0, middle));
-      const tail = await this.embedSplitting(items.slice(middle));
-      return [...head, ...tail];
+      return halves();
     }
   }
 
@@ -304,32 +329,30 @@ class BackfillRun<Id> {
     const texts = items.map((p) => p.text);
     const ids = items.map((p) => p.item.id);
     const tokens = items.reduce((sum, p) => sum + p.tokens, 0);
+    let rateLimitWait: number | undefined;
     return withRetry(
       async () => {
         const hold = await this.limiter.throttle(tokens);
         this.counters.requests++;
-        // What the API counts against its tokens per minute: the estimate until it says.
-        let counted: number | undefined;
+        let result: Awaited<ReturnType<EmbeddingProvider["embed"]>>;
         try {
-          const result = await provider.embed(texts, { inputType: o.inputType, signal: o.signal });
-          const billed = result.usage?.tokens;
-          counted = billed;
-          const vectors = validateEmbeddings(result, ids, provider);
-          this.limiter.onSuccess(tokens, billed, result.rateLimit);
-          this.counters.tokens += billed ?? tokens;
-          return vectors;
+          result = await provider.embed(texts, { inputType: o.inputType, signal: o.signal });
         } catch (error) {
-          // A request refused for the rate limit was not admitted: it used none of the minute's tokens.
-          if (APICallError.isInstance(error) && error.reason === "rate_limit") counted = 0;
+          if (APICallError.isInstance(error) && error.reason === "rate_limit") {
+            rateLimitWait = hold.rateLimited(error.retryAfterMs);
+          } else hold.failed();
           throw error;
-        } finally {
-          hold.release(counted);
         }
+        // Answered and billed, even if the answer turns out unusable.
+        const billed = result.usage?.tokens;
+        hold.succeeded(billed, result.rateLimit);
+        this.counters.tokens += billed ?? tokens;
+        return validateEmbeddings(result, ids, provider);
       },
       this.retryPolicy,
       {
-        limiter: this.limiter,
         signal: o.signal,
+        rateLimitWait: () => rateLimitWait,
         onFailure: (error) => {
           if (APICallError.isInstance(error) && error.reason === "rate_limit") this.counters.rateLimited++;
         },

@@ -320,7 +320,7 @@ describe("rate limits", () => {
     expect(provider.calls).toHaveLength(3);
   });
 
-  test("honours Retry-After on 429 and halves concurrency, then recovers", async () => {
+  test("a 429 pauses every request for its Retry-After, lowers no concurrency and starts no growing backoff", async () => {
     vi.useFakeTimers();
     const provider = scriptedProvider({ limits: { maxInputsPerRequest: 1 } });
     provider.script(apiError(429, { retryAfterMs: 5_000 }));
@@ -341,8 +341,22 @@ describe("rate limits", () => {
     expect(report.rateLimited).toBe(1);
     expect(report.embedded).toBe(40);
     const retry = events.find((e) => e.type === "retry")!;
-    expect(retry.concurrency).toBe(2);
-    expect(events.at(-1)!.concurrency).toBe(4);
+    expect(retry.concurrency).toBe(4);
+    expect(Math.min(...events.map((e) => e.concurrency))).toBe(4);
+    // Once the pause is over, everything goes at once again: no backoff of its own.
+    expect(provider.calls.at(-1)!.startedAt - provider.calls[1]!.startedAt).toBeLessThan(5_100);
+  });
+
+  test("429s without Retry-After each wait the first backoff delay, not a growing one", async () => {
+    vi.useFakeTimers();
+    const provider = scriptedProvider();
+    provider.script(apiError(429), apiError(429), apiError(429), apiError(429));
+    const run = backfill({ provider, store: storeWith(1), retryMinDelayMs: 1_000, retryMaxDelayMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect((await run).rateLimited).toBe(4);
+    const starts = provider.calls.map((c) => c.startedAt);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(gaps).toEqual([1_000, 1_000, 1_000, 1_000]);
   });
 
   test("429s do not use up `retries`", async () => {
