@@ -5,7 +5,6 @@ import type {
   EmbeddingTarget,
   PendingItem,
 } from "../contracts/embedding-store.js";
-import { PACING } from "../defaults.js";
 import { APICallError } from "../errors/api-call-error.js";
 import { BackfillError } from "../errors/backfill-error.js";
 import { redactSecrets } from "../errors/redact.js";
@@ -19,6 +18,8 @@ import { validateEmbeddings } from "./validate-embeddings.js";
 import { VectorCache } from "./vector-cache.js";
 
 const MAX_SKIPPED_ROWS = 1000;
+/** Most rows one write takes when batches queue up for the writer. */
+const MAX_WRITE_ROWS = 1000;
 const DRY_RUN_VECTOR = new Float32Array(0);
 
 /**
@@ -117,7 +118,10 @@ class BackfillRun<Id> {
   private readonly inflight = new Set<Promise<void>>();
   /** Vectors served from the cache, written with the next batch. */
   private writeBuffer: EmbeddingRecord<Id>[] = [];
-  private writeChain: Promise<void> = Promise.resolve();
+  /** Batches waiting for the writer, written together (up to MAX_WRITE_ROWS rows a write). */
+  private writeQueue: EmbeddingRecord<Id>[][] = [];
+  private writing: Promise<void> | undefined;
+  /** Batches queued or being written. */
   private pendingWrites = 0;
   private writeDrained: (() => void) | undefined;
   private failure: { error: unknown; rowIds: Id[] } | undefined;
@@ -194,9 +198,8 @@ class BackfillRun<Id> {
   /**
    * Estimated tokens for the next request: what the limiter asks for (within the learned burst),
    * within `maxTokensPerRequest`; and once the work left would fill fewer requests than may be in
-   * flight, that work shared evenly among them (down to {@link PACING}.minRequestTokens, below which
-   * a request's time is mostly its fixed cost), so the run ends on small requests that finish
-   * together rather than on one large one.
+   * flight, that work shared evenly among them (down to the limiter's smallest worthwhile request),
+   * so the run ends on small requests that finish together rather than on one large one.
    */
   private requestTokens(): number {
     const { counters, planner } = this;
@@ -205,7 +208,9 @@ class BackfillRun<Id> {
       const perRow = counters.estimatedTokens / counters.scanned;
       const left = Math.max(0, counters.pending - counters.scanned) * perRow + planner.tokens;
       const slots = this.limiter.concurrency;
-      if (left < slots * size) this.tailTokens = Math.max(PACING.minRequestTokens, Math.ceil(left / slots));
+      if (left < slots * size) {
+        this.tailTokens = Math.max(this.limiter.minRequestTokens(), Math.ceil(left / slots));
+      }
     }
     return Math.min(size, this.tailTokens ?? size);
   }
@@ -366,7 +371,11 @@ class BackfillRun<Id> {
     );
   }
 
-  /** Queues a write; writes run one at a time, overlapping the requests of the next batches. */
+  /**
+   * Queues a batch's vectors; writes run one at a time, overlapping the requests of the next batches,
+   * and batches that arrive while one is written go together in the next write (small requests do not
+   * mean small writes).
+   */
   private async enqueueWrite(records: EmbeddingRecord<Id>[]): Promise<void> {
     if (this.writeBuffer.length > 0) {
       records = records.concat(this.writeBuffer);
@@ -374,10 +383,24 @@ class BackfillRun<Id> {
     }
     if (records.length === 0) return;
     this.pendingWrites++;
-    this.writeChain = this.writeChain.then(() => this.write(records));
+    this.writeQueue.push(records);
+    this.writing ??= this.drainWrites();
   }
 
-  private async write(records: EmbeddingRecord<Id>[]): Promise<void> {
+  private async drainWrites(): Promise<void> {
+    while (this.writeQueue.length > 0) {
+      const batches: EmbeddingRecord<Id>[][] = [this.writeQueue.shift()!];
+      let rows = batches[0]!.length;
+      while (this.writeQueue.length > 0 && rows + this.writeQueue[0]!.length <= MAX_WRITE_ROWS) {
+        rows += this.writeQueue[0]!.length;
+        batches.push(this.writeQueue.shift()!);
+      }
+      await this.write(batches.flat(), batches.length);
+    }
+    this.writing = undefined;
+  }
+
+  private async write(records: EmbeddingRecord<Id>[], batches: number): Promise<void> {
     const ids = records.map((r) => r.id);
     try {
       // An aborted run writes nothing more; those rows stay pending for the next run.
@@ -390,7 +413,7 @@ class BackfillRun<Id> {
     } catch (error) {
       this.fail(error, ids);
     } finally {
-      this.pendingWrites--;
+      this.pendingWrites -= batches;
       const drained = this.writeDrained;
       this.writeDrained = undefined;
       drained?.();
@@ -402,7 +425,7 @@ class BackfillRun<Id> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     if (this.options.dryRun) return;
     await this.enqueueWrite([]);
-    await this.writeChain;
+    while (this.writing) await this.writing;
   }
 
   private takeFollowers(hash: string): PendingItem<Id>[] {

@@ -64,8 +64,9 @@ export interface PacerOptions {
  *
  * - It starts at one second of the limits ({@link PACING}.initialBurstMs), the shortest enforcement
  *   period a provider documents. Until the first 429 it grows as requests sent at the edge of the
- *   allowance succeed: by a couple of requests at a time up to 1.25 s (so a one-second bucket costs
- *   a couple of 429s at most), then doubling up to a minute (a sliding window is found in seconds).
+ *   allowance succeed: one request beyond the level confirmed up to 1.1 s (so a one-second bucket
+ *   costs a 429 or two), then doubling the level confirmed, up to a minute (a sliding window is
+ *   found in seconds; a bucket between costs the requests sent beyond it in one step).
  * - A 429 on a request sent near the allowance means the API's bucket is smaller: the allowance
  *   shrinks below the level that was refused, the pacer waits for the API's bucket to refill, and
  *   the allowance then grows back slowly (~1% a second while it is what holds requests back).

@@ -149,6 +149,17 @@ export class RateLimiter {
     return Math.max(1, Math.floor(Math.min(tokens, this.pacer.maxRequestTokens) / this.billedRatio));
   }
 
+  /**
+   * Fewest estimated tokens worth a request of its own: {@link PACING}.minRequestTokens, or with
+   * both rates known, what keeps the requests per minute from binding before the tokens per minute.
+   */
+  minRequestTokens(): number {
+    const rpm = this.pacer.requestsPerMinute;
+    const tpm = this.pacer.tokensPerMinute;
+    const balanced = Number.isFinite(rpm) && Number.isFinite(tpm) ? (1.25 * tpm) / rpm : 0;
+    return Math.max(1, Math.floor(Math.max(PACING.minRequestTokens, balanced) / this.billedRatio));
+  }
+
   /** Most estimated tokens a request may carry: what the learned burst admits at once. */
   get maxRequestTokens(): number {
     return this.pacer.maxRequestTokens / this.billedRatio;

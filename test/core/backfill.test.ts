@@ -168,6 +168,26 @@ describe("pipeline", () => {
     expect(store.records.size).toBe(20);
   });
 
+  test("batches that finish while a write runs go together in the next write", async () => {
+    const store = storeWith(50);
+    const provider = scriptedProvider({ limits: { maxInputsPerRequest: 5 } });
+    const release = deferred();
+    store.beforeWrite = async () => {
+      // The first write waits until three more batches have been answered.
+      if (store.writes.length === 1) await release.promise;
+    };
+    const run = backfill({ provider, store, concurrency: 4 });
+    await vi.waitFor(() => expect(provider.calls.length).toBeGreaterThanOrEqual(4));
+    await new Promise((resolve) => setImmediate(resolve));
+    release.resolve();
+    const report = await run;
+    expect(report.embedded).toBe(50);
+    const sizes = store.writes.map((w) => w.length);
+    expect(sizes[0]).toBe(5);
+    expect(sizes[1]).toBeGreaterThanOrEqual(15);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(50);
+  });
+
   test("memory follows the pipeline: the scan is not read ahead of the requests", async () => {
     const inner = storeWith(5_000);
     let pagesRead = 0;

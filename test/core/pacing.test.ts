@@ -18,31 +18,16 @@ import {
   memoryStore,
 } from "../../src/testing/index.js";
 import { emulatorFetch } from "../support/emulator-fetch.js";
+import { longText } from "./helpers.js";
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
 const LATENCY = { baseMs: 100, perTokenMs: 0.02 } as const;
-const WORDS = [
-  "parse",
-  "index",
-  "csv",
-  "files",
-  "deploy",
-  "monitor",
-  "invoices",
-  "search",
-  "schemas",
-  "tickets",
-];
-
 /** `n` distinct texts of ~1,600 characters (~400 tokens each). */
 function texts(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => {
-    const words = Array.from({ length: 220 }, (_, j) => WORDS[(i * 7 + j * j) % WORDS.length]);
-    return `skill ${i}: ${words.join(" ")}`;
-  });
+  return Array.from({ length: n }, (_, i) => longText(i));
 }
 
 interface Outcome {
