@@ -24,8 +24,9 @@ const DRY_RUN_VECTOR = new Float32Array(0);
 
 /**
  * Finds the store's rows whose embedding is missing or stale, embeds them in batches within the
- * provider's limits (throttled, retried, split when too large) and writes them safely: a batch is
- * written whole or not at all, and only if the row's text did not change meanwhile.
+ * provider's limits (paced at the rate limits, retried, split when too large) and writes them
+ * safely: a batch is written whole or not at all, and only if the row's text did not change
+ * meanwhile.
  *
  * Resolves to a {@link BackfillReport}. Rejects with a {@link BackfillError} at the first
  * unrecoverable failure (after in-flight work settles), with an {@link InvalidOptionError} for a bad
@@ -40,7 +41,8 @@ const DRY_RUN_VECTOR = new Float32Array(0);
  * const report = await backfill({
  *   provider: voyageProvider({ model: "voyage-3.5" }),
  *   store: drizzleStore({ db, version: "1", source, target }),
- *   minIntervalMs: 150,
+ *   requestsPerMinute: 2_000, // your plan's limits: Voyage tier 1
+ *   tokensPerMinute: 8_000_000,
  * });
  * console.log(`${report.embedded} rows embedded, ${report.tokens} tokens`);
  * ```
