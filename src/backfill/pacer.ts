@@ -177,11 +177,6 @@ export class Pacer {
     if (rateLimit) this.observe(ticket, rateLimit, now);
   }
 
-  /** A request failed without being counted by the API (not a 429): it gives back its charge. */
-  onDiscarded(ticket: PaceTicket): void {
-    this.refund(ticket);
-  }
-
   /**
    * A request was refused with 429: it gives back its charge (the API did not count it), the pacer
    * learns from it (a smaller burst, or a lower rate), and waits as the API asked. `retryAfterMs`
