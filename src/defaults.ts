@@ -119,7 +119,7 @@ export const PACING = {
    */
   requestTokens: 8192,
   /** The smallest request the run's tail is split into (below it, a request's time is mostly fixed cost). */
-  minRequestTokens: 1024,
+  minRequestTokens: 2048,
   /** A `Retry-After` up to this long is not shared with the other requests (whole seconds say little). */
   coarseRetryAfterMs: 1000,
 } as const;

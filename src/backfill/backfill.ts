@@ -200,13 +200,16 @@ class BackfillRun<Id> {
   /**
    * Estimated tokens for the next request: what the limiter asks for (within the learned burst),
    * within `maxTokensPerRequest`; and once the work left would fill fewer requests than may be in
-   * flight, that work shared evenly among them (down to the limiter's smallest worthwhile request),
-   * so the run ends on small requests that finish together rather than on one large one.
+   * flight, that work shared evenly among them (down to the limiter's smallest worthwhile request;
+   * not with `minIntervalMs`), so the run ends on small requests that finish together rather than on
+   * one large one.
    */
   private requestTokens(): number {
     const { counters, planner } = this;
     const size = Math.min(this.options.maxTokensPerRequest, this.limiter.requestTokens());
-    if (this.tailTokens === undefined && counters.pending !== undefined && counters.scanned > 0) {
+    // With a minimum interval between requests, every extra request costs that interval: no split.
+    const split = this.options.minIntervalMs === 0;
+    if (split && this.tailTokens === undefined && counters.pending !== undefined && counters.scanned > 0) {
       const perRow = counters.estimatedTokens / counters.scanned;
       const left = Math.max(0, counters.pending - counters.scanned) * perRow + planner.tokens;
       const slots = this.limiter.concurrency;

@@ -35,8 +35,8 @@ export interface RequestHold {
   succeeded(billedTokens?: number, rateLimit?: RateLimitInfo): void;
   /**
    * Refused with 429: the limiter learns from it. Returns how long this request should wait before
-   * it asks the limiter again (0: the limiter paces it from now on), or `undefined` when the limiter
-   * knows no rate to pace it by (then: its `Retry-After`, or a short fixed backoff).
+   * it asks the limiter again: its `Retry-After`, or without one 0 (the limiter paces it from now on),
+   * or `undefined` when the limiter knows no rate to pace it by (then a short fixed backoff).
    */
   rateLimited(retryAfterMs?: number): number | undefined;
   /** Failed otherwise: counted as estimated, since the API may have counted it. */
@@ -232,10 +232,8 @@ export class RateLimiter {
           end(0, 0);
           this.pacer.onRateLimited(ticket, retryAfterMs);
         });
-        if (!this.paced) return undefined;
-        // A wait the pacer does not share (up to a second) is not this request's either: the pacer
-        // has learned where the API's budget is and paces the retry with the rest.
-        return retryAfterMs !== undefined && retryAfterMs > PACING.coarseRetryAfterMs ? retryAfterMs : 0;
+        // The request itself waits what the API asked; the pacer paces its retry with the rest.
+        return retryAfterMs ?? (this.paced ? 0 : undefined);
       },
       failed: () => once(() => end(undefined)),
     };
