@@ -42,7 +42,7 @@ const HELP = `npm run bench [-- options]
   --pg               also run on the real PostgreSQL server of DATABASE_URL (else PGlite only)
   --pg-only          only the real server
   --driver NAME      real-server driver: node-postgres (default) or postgres.js
-  --smoke            the CI subset (~30 s): 1,000 rows, tier 1, real server if DATABASE_URL is set;
+  --smoke            the CI subset (~30 s): 500 rows, tier 1, real server if DATABASE_URL is set;
                      exits non-zero if a correctness target fails
   --out FILE         where to write the Markdown report (default bench/RESULTS.md; bench/.out/smoke.md
                      with --smoke)
@@ -86,7 +86,7 @@ function options(): Options {
     process.exit(0);
   }
   const smoke = values.smoke;
-  const rows = values.rows ? Number(values.rows) : smoke ? 1_000 : DEFAULT_ROWS;
+  const rows = values.rows ? Number(values.rows) : smoke ? 500 : DEFAULT_ROWS;
   if (!Number.isSafeInteger(rows) || rows < 100) throw new Error("--rows: expected an integer ≥ 100");
   const known = Object.keys(scenarios(rows));
   const requested = (values.scenario ?? (smoke ? "tier1" : "tier1,tier3")).split(",").filter(Boolean);
