@@ -542,7 +542,7 @@ function reading(input: ReportInput, find: Find, boundOf: (m: Measured) => Bound
           " latency), reachable only by sending everything at once. (a) cannot know at the start that the API" +
           " would take it: the same burst against a one-second bucket would be refused almost whole (the 429" +
           " target allows 2 or 3 refusals in a 5,000-skill run). So it starts at one second of the limits and" +
-          " grows the allowance as requests at its edge succeed — a request at a time up to 1.1 s, so that a" +
+          " grows the allowance as requests at its edge succeed — a request at a time up to 1.05 s, so that a" +
           " one-second bucket costs one or two 429s, then doubling — which costs about a second at tier 1 and" +
           " two at tier 3, where a request is a smaller share of a second. That probing, not the per-request work," +
           " is what separates (a) from this bound; a client told the API's shape (or ignoring the bucket" +

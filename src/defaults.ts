@@ -78,7 +78,7 @@ export const PACING = {
   /** Burst allowance at the start: one second of the limits, the shortest period providers document. */
   initialBurstMs: 1000,
   /** Until the allowance confirmed reaches this, it grows by `probeRequests` requests at a time. */
-  carefulBurstMs: 1100,
+  carefulBurstMs: 1050,
   /** Requests sent beyond the confirmed allowance while probing a possible one-second bucket. */
   probeRequests: 1,
   /** Largest allowance: a minute of the limits, the per-minute figure itself. */

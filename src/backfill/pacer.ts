@@ -64,7 +64,7 @@ export interface PacerOptions {
  *
  * - It starts at one second of the limits ({@link PACING}.initialBurstMs), the shortest enforcement
  *   period a provider documents. Until the first 429 it grows as requests sent at the edge of the
- *   allowance succeed: one request beyond the level confirmed up to 1.1 s (so a one-second bucket
+ *   allowance succeed: one request beyond the level confirmed up to 1.05 s (so a one-second bucket
  *   costs a 429 or two), then doubling the level confirmed, up to a minute (a sliding window is
  *   found in seconds; a bucket between costs the requests sent beyond it in one step).
  * - A 429 on a request sent near the allowance means the API's bucket is smaller: the allowance

@@ -58,7 +58,7 @@ describe("Pacer: pacing", () => {
 });
 
 describe("Pacer: what it learns", () => {
-  test("until the first 429, successes at the edge grow the allowance: a request at a time up to 1.1 s, then doubling to a minute", () => {
+  test("until the first 429, successes at the edge grow the allowance: a request at a time up to 1.05 s, then doubling to a minute", () => {
     const { p, burst } = pacer({ tokensPerMinute: 60_000 });
     const first = burst(100);
     expect(p.burst).toBe(PACING.initialBurstMs);
@@ -67,7 +67,7 @@ describe("Pacer: what it learns", () => {
     const probe = burst(100);
     expect(probe).toHaveLength(1);
     p.onSuccess(probe[0]!, 100);
-    expect(p.burst).toBe(2200); // beyond 1.1 s: no one-second bucket, double
+    expect(p.burst).toBe(2200); // beyond 1.05 s: no one-second bucket, double
     const steps: number[] = [];
     for (let edge = burst(100); edge.length > 0; edge = burst(100)) {
       p.onSuccess(edge.at(-1)!, 100);
