@@ -100,8 +100,14 @@ export const PACING = {
   rateShrink: 0.8,
   burstDecreasesBeforeRate: 1,
   rateDecreaseWindowMs: 10_000,
-  /** Growth of a lowered rate back towards the given figure, per second. */
-  rateRegrowth: 0.02,
+  /** The least time between two decreases of the rate. */
+  rateDecreaseIntervalMs: 1_000,
+  /**
+   * Growth of a lowered rate back towards the given figure, per second, right after a decrease; it
+   * grows one more time as fast every `rateRegrowthDoublingMs` without a 429.
+   */
+  rateRegrowth: 0.05,
+  rateRegrowthDoublingMs: 10_000,
   /** The lowest share of a given figure the rate may fall to. */
   minRateShare: 0.05,
   /**

@@ -127,8 +127,6 @@ class BackfillRun<Id> {
   private pendingWrites = 0;
   private writeDrained: (() => void) | undefined;
   private failure: { error: unknown; rowIds: Id[] } | undefined;
-  /** Tokens per request for the run's last requests, once the work left is known to be small. */
-  private tailTokens: number | undefined;
 
   constructor(
     private readonly options: ResolvedBackfillOptions<Id>,
@@ -199,25 +197,23 @@ class BackfillRun<Id> {
 
   /**
    * Estimated tokens for the next request: what the limiter asks for (within the learned burst),
-   * within `maxTokensPerRequest`; and once the work left would fill fewer requests than may be in
-   * flight, that work shared evenly among them (down to the limiter's smallest worthwhile request;
-   * not with `minIntervalMs`), so the run ends on small requests that finish together rather than on
-   * one large one.
+   * within `maxTokensPerRequest`; and once the work left would fill fewer requests than the run has
+   * in flight, that work shared among them, shrinking down to the limiter's smallest worthwhile
+   * request (not with `minIntervalMs`), so the run ends on small requests that finish soon rather
+   * than on large ones.
    */
   private requestTokens(): number {
     const { counters, planner } = this;
     const size = Math.min(this.options.maxTokensPerRequest, this.limiter.requestTokens());
     // With a minimum interval between requests, every extra request costs that interval: no split.
-    const split = this.options.minIntervalMs === 0;
-    if (split && this.tailTokens === undefined && counters.pending !== undefined && counters.scanned > 0) {
-      const perRow = counters.estimatedTokens / counters.scanned;
-      const left = Math.max(0, counters.pending - counters.scanned) * perRow + planner.tokens;
-      const slots = this.limiter.concurrency;
-      if (left < slots * size) {
-        this.tailTokens = Math.max(this.limiter.minRequestTokens(), Math.ceil(left / slots));
-      }
+    if (this.options.minIntervalMs > 0 || counters.pending === undefined || counters.scanned === 0) {
+      return size;
     }
-    return Math.min(size, this.tailTokens ?? size);
+    const perRow = counters.estimatedTokens / counters.scanned;
+    const left = Math.max(0, counters.pending - counters.scanned) * perRow + planner.tokens;
+    const slots = this.limiter.tailSlots;
+    if (left >= slots * size) return size;
+    return Math.min(size, Math.max(this.limiter.minRequestTokens(), Math.ceil(left / slots)));
   }
 
   private get stopped(): boolean {

@@ -71,8 +71,8 @@ export interface PacerOptions {
  *   shrinks below the level that was refused, the pacer waits for the API's bucket to refill, and
  *   the allowance then grows back slowly (~1% a second while it is what holds requests back).
  * - A 429 far below the allowance, or a second one soon after, means the rate itself is too high
- *   (another process shares the key): the rate drops by a fifth, and grows back slowly to the given
- *   figure. Without given figures, the first 429 sets the rates to what was admitted so far.
+ *   (another process shares the key): the rate drops by a fifth, and grows back to the given figure
+ *   (5% a second at first, faster the longer no 429 comes). Without given figures, the first 429 sets the rates to what was admitted so far.
  * - The request never waits longer than it must: refused requests are not charged, estimates are
  *   corrected to the tokens billed, and `x-ratelimit-remaining-*` answers cap what it counts on.
  *
@@ -87,6 +87,7 @@ export class Pacer {
   private phase: "start" | "steady" = "start";
   private lastGrowth: number | undefined;
   private lastDecrease = Number.NEGATIVE_INFINITY;
+  private lastRateDecrease = Number.NEGATIVE_INFINITY;
   /** When the recent decreases happened. */
   private decreases: number[] = [];
   private pausedUntil = 0;
@@ -198,8 +199,11 @@ export class Pacer {
         this.burstMs = Math.max(PACING.minBurstMs, Math.min(this.burstMs, refusedAt * PACING.burstShrink));
       }
       // Refusals far below the allowance, or that keep coming as it shrinks: the rate is too high.
-      if (!nearBurst || this.decreases.length >= PACING.burstDecreasesBeforeRate) {
+      // One rate decrease a second at most: the refusals of one overshoot teach it once.
+      const rateTooHigh = !nearBurst || this.decreases.length >= PACING.burstDecreasesBeforeRate;
+      if (rateTooHigh && now - this.lastRateDecrease >= PACING.rateDecreaseIntervalMs) {
         this.scaleRates(PACING.rateShrink, now);
+        this.lastRateDecrease = now;
       }
       this.decreases.push(now);
       this.lastDecrease = now;
@@ -274,7 +278,9 @@ export class Pacer {
         this.burstMs * (1 + (PACING.burstRegrowth * elapsed) / 1000),
       );
     }
-    this.scaleRates(1 + (PACING.rateRegrowth * elapsed) / 1000, now);
+    // Faster the longer no 429 came: a process left alone on a shared key soon has it all again.
+    const calm = 1 + (now - this.lastDecrease) / PACING.rateRegrowthDoublingMs;
+    this.scaleRates(1 + (PACING.rateRegrowth * calm * elapsed) / 1000, now);
   }
 
   /**

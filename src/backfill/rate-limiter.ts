@@ -150,13 +150,28 @@ export class RateLimiter {
   }
 
   /**
-   * Fewest estimated tokens worth a request of its own: {@link PACING}.minRequestTokens, or with
-   * both rates known, what keeps the requests per minute from binding before the tokens per minute.
+   * How many requests the run's last work should be shared among: as many as go out within one
+   * latency at the paced rate (Little's law, without the room to spare), or the requests in flight
+   * allowed when no rate is known; 4 until a latency is seen.
+   */
+  get tailSlots(): number {
+    const latency = this.meanLatencyMs;
+    if (latency === undefined) return Math.min(this.options.concurrency, PACING.initialConcurrency);
+    if (!this.paced) return this.concurrency;
+    const size = Math.max(1, this.meanTokens || this.requestTokens());
+    const perMs = Math.min(this.pacer.requestsPerMinute / MINUTE, this.pacer.tokensPerMinute / MINUTE / size);
+    return Math.max(1, Math.min(this.options.concurrency, Math.ceil(perMs * latency)));
+  }
+
+  /**
+   * Fewest estimated tokens worth a request of its own: {@link PACING}.minRequestTokens, and with
+   * both rates known, at least half of tokens ÷ requests per minute (the run's last requests may use
+   * the requests per minute twice as fast as the rest, not more).
    */
   minRequestTokens(): number {
     const rpm = this.pacer.requestsPerMinute;
     const tpm = this.pacer.tokensPerMinute;
-    const balanced = Number.isFinite(rpm) && Number.isFinite(tpm) ? (1.25 * tpm) / rpm : 0;
+    const balanced = Number.isFinite(rpm) && Number.isFinite(tpm) ? (0.5 * tpm) / rpm : 0;
     return Math.max(1, Math.floor(Math.max(PACING.minRequestTokens, balanced) / this.billedRatio));
   }
 
