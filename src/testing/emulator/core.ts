@@ -28,6 +28,8 @@ const REPLACING = new Set<EmulatorFault["type"]>([
 interface Decision {
   readonly outcome: EmulatorOutcome;
   readonly delayMs: number;
+  /** The success body, computed once other requests waiting to be admitted have been. */
+  readonly body?: () => string;
 }
 
 export class EmulatorCore {
@@ -85,9 +87,18 @@ export class EmulatorCore {
     try {
       if (!(await this.slots.acquire(request.signal))) return DROP;
       try {
-        const { outcome, delayMs } = this.decide(request);
+        const { outcome, delayMs, body } = this.decide(request);
+        if (!body) {
+          if (delayMs > 0 && !(await this.wait(delayMs, request.signal))) return DROP;
+          return outcome;
+        }
+        // Admission is decided as a request arrives; its vectors are computed after the requests
+        // that arrived meanwhile have been admitted, as an API's gateway admits requests apart from
+        // the model's work (computing first would delay the admission of a burst's later requests).
+        await new Promise((resolve) => setImmediate(resolve));
+        const answered = outcome.kind === "response" ? { ...outcome, body: body() } : outcome;
         if (delayMs > 0 && !(await this.wait(delayMs, request.signal))) return DROP;
-        return outcome;
+        return answered;
       } finally {
         this.slots.release();
       }
@@ -110,6 +121,7 @@ export class EmulatorCore {
 
     let fault: EmulatorFault | undefined;
     let reply: Reply;
+    let compute: (() => string) | undefined;
     let job: EmbedJob | undefined;
     let stallMs = 0;
     let tokens = 0;
@@ -136,7 +148,13 @@ export class EmulatorCore {
         else {
           job = validated;
           tokens = job.inputs.reduce((sum, input) => sum + input.tokens, 0);
-          reply = this.admitAndEmbed(dialect, job, tokens, now, fault);
+          const admitted = this.admit(dialect, job, tokens, now);
+          if (admitted) reply = admitted;
+          else {
+            reply = { status: 200, body: "" };
+            const admittedJob = job;
+            compute = () => this.embed(dialect, admittedJob, fault);
+          }
         }
       }
     }
@@ -158,16 +176,15 @@ export class EmulatorCore {
       fault,
     );
     const delayMs = options.latency.baseMs + (success ? options.latency.perTokenMs * tokens : 0) + stallMs;
-    return { outcome: { kind: "response", status: reply.status, headers, body: reply.body }, delayMs };
+    return {
+      outcome: { kind: "response", status: reply.status, headers, body: reply.body },
+      delayMs,
+      body: compute,
+    };
   }
 
-  private admitAndEmbed(
-    dialect: Dialect,
-    job: EmbedJob,
-    tokens: number,
-    now: number,
-    fault: EmulatorFault | undefined,
-  ): Reply {
+  /** Counts an admitted request against the limits (and bills it); the 429 reply when refused. */
+  private admit(dialect: Dialect, job: EmbedJob, tokens: number, now: number): Reply | undefined {
     const limits = this.options.rateLimits;
     if (limits) {
       const admission = this.window(dialect.api, job.model).admit(now, tokens);
@@ -178,7 +195,13 @@ export class EmulatorCore {
         return { ...reply, headers: { ...reply.headers, ...retryHeaders(dialect.api, wait) } };
       }
     }
+    this.counters.tokensBilled += tokens;
+    this.counters.inputs += job.inputs.length;
+    return undefined;
+  }
 
+  /** The success body of an admitted job, with the fault that corrupts it. */
+  private embed(dialect: Dialect, job: EmbedJob, fault: EmulatorFault | undefined): string {
     let vectors: Float32Array[] = job.inputs.map((input) =>
       deterministicEmbedding(input.text, job.dimensions),
     );
@@ -215,12 +238,8 @@ export class EmulatorCore {
       }
     }
     const embeddings = vectors.map((v) => encodeEmbedding(v, job.dtype, job.format, nanAs));
-    let body = JSON.stringify(dialect.success(job, embeddings));
-    if (fault?.type === "malformed_json") body = body.slice(0, Math.floor(body.length / 2));
-
-    this.counters.tokensBilled += tokens;
-    this.counters.inputs += job.inputs.length;
-    return { status: 200, body };
+    const body = JSON.stringify(dialect.success(job, embeddings));
+    return fault?.type === "malformed_json" ? body.slice(0, Math.floor(body.length / 2)) : body;
   }
 
   private faultReply(dialect: Dialect, fault: EmulatorFault, body: unknown): Reply {
