@@ -8,6 +8,11 @@ export type {
   SkippedRow,
   SkipReason,
 } from "./backfill/report.js";
+export {
+  type SharedPacing,
+  type SharedPacingOptions,
+  sharedPacing,
+} from "./backfill/shared-pacing.js";
 export type * from "./contracts/embedding-provider.js";
 export type * from "./contracts/embedding-store.js";
 export { BACKFILL_DEFAULTS, defaultEstimateTokens } from "./defaults.js";

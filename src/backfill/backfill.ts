@@ -143,6 +143,7 @@ class BackfillRun<Id> {
       tokensPerMinute: o.tokensPerMinute,
       minIntervalMs: o.minIntervalMs,
       signal: o.signal,
+      pacer: o.pacer,
     });
     this.planner = new BatchPlanner(() => ({
       maxInputs: o.maxInputsPerRequest,

@@ -2,7 +2,9 @@ import type { EmbeddingProvider, InputType } from "../contracts/embedding-provid
 import type { EmbeddingStore, ReembedMode } from "../contracts/embedding-store.js";
 import { BACKFILL_DEFAULTS, defaultEstimateTokens } from "../defaults.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
+import type { Pacer } from "./pacer.js";
 import type { BackfillProgress } from "./report.js";
+import { pacerOf, type SharedPacing } from "./shared-pacing.js";
 
 /**
  * Options of {@link backfill}. Only `provider` and `store` are required; give `requestsPerMinute` and
@@ -84,6 +86,14 @@ export interface BackfillOptions<Id = unknown> {
    */
   minIntervalMs?: number;
   /**
+   * Pacing shared with other runs in this process that use the same API key, from `sharedPacing()`:
+   * their requests are spread together at its rates, and this run starts from what the earlier ones
+   * learned (the burst allowance, a lowered rate). Its figures are the run's: leave
+   * `requestsPerMinute` and `tokensPerMinute` out.
+   * @default a pacing of this run's own, at `requestsPerMinute` / `tokensPerMinute`
+   */
+  pacing?: SharedPacing;
+  /**
    * Retries per request after the first attempt. 429s do not use it up: they are bounded by
    * `maxRetryTimeMs`.
    * @default 6
@@ -144,9 +154,12 @@ export interface BackfillOptions<Id = unknown> {
 /** Options with defaults applied and checked. */
 // `inputType` stays optional: when absent, the provider's own setting applies.
 export type ResolvedBackfillOptions<Id> = Required<
-  Omit<BackfillOptions<Id>, "signal" | "onProgress" | "inputType">
+  Omit<BackfillOptions<Id>, "signal" | "onProgress" | "inputType" | "pacing">
 > &
-  Pick<BackfillOptions<Id>, "signal" | "onProgress" | "inputType">;
+  Pick<BackfillOptions<Id>, "signal" | "onProgress" | "inputType"> & {
+    /** The shared pacer, when `pacing` was given. */
+    readonly pacer: Pacer | undefined;
+  };
 
 const isPositiveInteger = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v > 0;
 const isNonNegative = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
@@ -191,6 +204,15 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
   );
 
   const d = BACKFILL_DEFAULTS;
+  const pacer = options.pacing === undefined ? undefined : pacerOf(options.pacing);
+  check(options.pacing === undefined || pacer !== undefined, "pacing", "a value made by sharedPacing()");
+  for (const figure of ["requestsPerMinute", "tokensPerMinute"] as const) {
+    check(
+      !pacer || options[figure] === undefined,
+      figure,
+      "left out when `pacing` is given (the run paces at the pacing's figures)",
+    );
+  }
   const r = {
     provider,
     store,
@@ -199,8 +221,9 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
     concurrency: options.concurrency ?? d.concurrency,
     maxInputsPerRequest: options.maxInputsPerRequest ?? limits.maxInputsPerRequest,
     maxTokensPerRequest: options.maxTokensPerRequest ?? limits.maxTokensPerRequest,
-    requestsPerMinute: options.requestsPerMinute ?? d.requestsPerMinute,
-    tokensPerMinute: options.tokensPerMinute ?? d.tokensPerMinute,
+    requestsPerMinute: options.pacing?.requestsPerMinute ?? options.requestsPerMinute ?? d.requestsPerMinute,
+    tokensPerMinute: options.pacing?.tokensPerMinute ?? options.tokensPerMinute ?? d.tokensPerMinute,
+    pacer,
     minIntervalMs: options.minIntervalMs ?? d.minIntervalMs,
     retries: options.retries ?? d.retries,
     retryMinDelayMs: options.retryMinDelayMs ?? d.retryMinDelayMs,

@@ -18,6 +18,8 @@ export interface RateLimiterOptions {
   readonly signal?: AbortSignal;
   /** The clock, in ms (tests inject one with fake timers). */
   readonly now?: () => number;
+  /** A pacer shared with other limiters (`sharedPacing()`); else one of its own at the rates above. */
+  readonly pacer?: Pacer;
 }
 
 /**
@@ -95,11 +97,13 @@ export class RateLimiter {
   constructor(private readonly options: RateLimiterOptions) {
     const { signal } = options;
     this.now = options.now ?? Date.now;
-    this.pacer = new Pacer({
-      requestsPerMinute: options.requestsPerMinute,
-      tokensPerMinute: options.tokensPerMinute,
-      now: this.now,
-    });
+    this.pacer =
+      options.pacer ??
+      new Pacer({
+        requestsPerMinute: options.requestsPerMinute,
+        tokensPerMinute: options.tokensPerMinute,
+        now: this.now,
+      });
     if (Number.isFinite(options.tokensPerMinute)) {
       this.tokenWindow = new MinuteWindow(options.tokensPerMinute, MINUTE, signal);
     }

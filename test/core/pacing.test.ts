@@ -10,6 +10,8 @@ import {
   type BackfillProgress,
   type BackfillReport,
   backfill,
+  InvalidOptionError,
+  sharedPacing,
 } from "../../src/index.js";
 import {
   createEmbeddingsEmulator,
@@ -136,5 +138,92 @@ describe("pacing against the emulator, in virtual time", () => {
     expect(o.rateLimited).toBeGreaterThan(0);
     expect(o.rateLimited / o.requests).toBeLessThan(0.1);
     expect(o.elapsedMs / bound).toBeLessThan(1.25);
+  });
+});
+
+/**
+ * `ranges` backfills one after another against one emulator (as a queue worker embeds one key range
+ * after another), each given `options()`; virtual time.
+ */
+async function runRanges(
+  rateLimits: EmulatorRateLimits,
+  rows: readonly string[],
+  ranges: number,
+  options: () => Partial<BackfillOptions>,
+) {
+  vi.useFakeTimers();
+  const emulator = createEmbeddingsEmulator({ latency: LATENCY, rateLimits, maxRecordedCalls: 100_000 });
+  const provider = voyageProvider({
+    model: "voyage-3.5",
+    apiKey: "pa-pacing-test",
+    outputDimension: 256,
+    fetch: emulatorFetch(emulator, "voyage"),
+  });
+  const per = Math.ceil(rows.length / ranges);
+  const started = Date.now();
+  const running = (async () => {
+    let embedded = 0;
+    for (let r = 0; r < ranges; r++) {
+      const part = rows.slice(r * per, (r + 1) * per);
+      const store = memoryStore({ rows: part.map((text, i) => ({ id: r * per + i + 1, text })) });
+      embedded += (await backfill({ provider, store, ...options() })).embedded;
+    }
+    return embedded;
+  })();
+  let settled = false;
+  void running.finally(() => {
+    settled = true;
+  });
+  while (!settled) await vi.advanceTimersByTimeAsync(100);
+  return {
+    embedded: await running,
+    elapsedMs: Date.now() - started,
+    requests: emulator.stats.requests,
+    rateLimited: emulator.stats.rateLimited,
+  };
+}
+
+describe("runs sharing a pacing (sharedPacing)", () => {
+  const bucket = { ...LIMITS, enforcement: "token-bucket", burstSeconds: 1 } as const;
+
+  test("ten short runs one after another pace together: near the bound, no fresh burst per run", async () => {
+    const rows = ROWS.slice(0, 750);
+    const tokens = rows.reduce((sum, t) => sum + emulatorTokenCount(t), 0);
+    let pacing: ReturnType<typeof sharedPacing> | undefined;
+    const shared = await runRanges(bucket, rows, 10, () => {
+      // Made in the first run, once the fake clock is installed.
+      pacing ??= sharedPacing(LIMITS);
+      return { pacing };
+    });
+    const bound = bucketBound(tokens, LIMITS.tokensPerMinute, 1, INPUT);
+    expect(shared.embedded).toBe(rows.length);
+    // A 429 or two while the burst is learned, as for one run.
+    expect(shared.rateLimited).toBeLessThanOrEqual(2);
+    expect(shared.elapsedMs / bound).toBeLessThan(1.15);
+    // Each run pacing on its own starts with a full burst allowance while the API's bucket is empty.
+    const alone = await runRanges(bucket, rows, 10, () => LIMITS);
+    expect(alone.embedded).toBe(rows.length);
+    console.log(
+      `ten runs: shared pacing ${shared.rateLimited}/${shared.requests} refused in ${shared.elapsedMs} ms; own pacing ${alone.rateLimited}/${alone.requests} in ${alone.elapsedMs} ms (bound ${Math.round(bound)} ms)`,
+    );
+    expect(alone.rateLimited).toBeGreaterThan(shared.rateLimited + 5);
+  });
+
+  test("a pacing's figures are the run's: giving them again, or a pacing made elsewhere, is refused", async () => {
+    const provider = voyageProvider({ model: "voyage-3.5", apiKey: "pa-pacing-test" });
+    const store = memoryStore({ rows: [] });
+    const pacing = sharedPacing({ tokensPerMinute: 1_000_000 });
+    expect(pacing).toEqual({ requestsPerMinute: Number.POSITIVE_INFINITY, tokensPerMinute: 1_000_000 });
+    const refused = (options: Partial<BackfillOptions>) =>
+      backfill({ provider, store, ...options }).then(
+        () => undefined,
+        (error: unknown) => (InvalidOptionError.isInstance(error) ? error.option : error),
+      );
+    expect(await refused({ pacing, requestsPerMinute: 2_000 })).toBe("requestsPerMinute");
+    expect(await refused({ pacing, tokensPerMinute: 1_000_000 })).toBe("tokensPerMinute");
+    expect(await refused({ pacing: { ...pacing } })).toBe("pacing");
+    expect(() => sharedPacing({ requestsPerMinute: 0 })).toThrow(InvalidOptionError);
+    expect(() => sharedPacing({ tokensPerMinute: Number.NaN })).toThrow(/tokensPerMinute/);
+    expect((await backfill({ provider, store, pacing })).embedded).toBe(0);
   });
 });
