@@ -43,11 +43,8 @@ interface Outcome {
   readonly tokens: number;
 }
 
-async function run(
-  rateLimits: EmulatorRateLimits,
-  rows: readonly string[],
-  options: Partial<BackfillOptions> = {},
-): Promise<Outcome> {
+/** Fake timers, an emulator with `rateLimits` and the Voyage provider pointed at it. */
+function emulated(rateLimits: EmulatorRateLimits) {
   vi.useFakeTimers();
   const emulator = createEmbeddingsEmulator({ latency: LATENCY, rateLimits, maxRecordedCalls: 100_000 });
   const provider = voyageProvider({
@@ -56,16 +53,30 @@ async function run(
     outputDimension: 256,
     fetch: emulatorFetch(emulator, "voyage"),
   });
-  const store = memoryStore({ rows: rows.map((text, i) => ({ id: i + 1, text })) });
-  const events: BackfillProgress[] = [];
-  const started = Date.now();
-  const running = backfill({ provider, store, onProgress: (e) => events.push(e), ...options });
+  return { emulator, provider };
+}
+
+/** Advances virtual time until `running` settles. */
+async function settle<T>(running: Promise<T>): Promise<T> {
   let settled = false;
   void running.finally(() => {
     settled = true;
   });
   while (!settled) await vi.advanceTimersByTimeAsync(100);
-  const report = await running;
+  return running;
+}
+
+async function run(
+  rateLimits: EmulatorRateLimits,
+  rows: readonly string[],
+  options: Partial<BackfillOptions> = {},
+): Promise<Outcome> {
+  const { emulator, provider } = emulated(rateLimits);
+  const store = memoryStore({ rows: rows.map((text, i) => ({ id: i + 1, text })) });
+  const events: BackfillProgress[] = [];
+  const started = Date.now();
+  const running = backfill({ provider, store, onProgress: (e) => events.push(e), ...options });
+  const report = await settle(running);
   const refusedAt = emulator.calls.filter((c) => c.status === 429).map((c) => c.timestamp - started);
   return {
     report,
@@ -151,14 +162,7 @@ async function runRanges(
   ranges: number,
   options: () => Partial<BackfillOptions>,
 ) {
-  vi.useFakeTimers();
-  const emulator = createEmbeddingsEmulator({ latency: LATENCY, rateLimits, maxRecordedCalls: 100_000 });
-  const provider = voyageProvider({
-    model: "voyage-3.5",
-    apiKey: "pa-pacing-test",
-    outputDimension: 256,
-    fetch: emulatorFetch(emulator, "voyage"),
-  });
+  const { emulator, provider } = emulated(rateLimits);
   const per = Math.ceil(rows.length / ranges);
   const started = Date.now();
   const running = (async () => {
@@ -170,13 +174,8 @@ async function runRanges(
     }
     return embedded;
   })();
-  let settled = false;
-  void running.finally(() => {
-    settled = true;
-  });
-  while (!settled) await vi.advanceTimersByTimeAsync(100);
   return {
-    embedded: await running,
+    embedded: await settle(running),
     elapsedMs: Date.now() - started,
     requests: emulator.stats.requests,
     rateLimited: emulator.stats.rateLimited,
