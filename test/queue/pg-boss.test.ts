@@ -32,7 +32,6 @@ import {
   queryRows,
   reachableStrings,
   rejectionOf,
-  resetEmulator,
   resetItems,
   seedRow,
   useEmulator,
