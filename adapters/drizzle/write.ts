@@ -27,7 +27,8 @@ function checkDimensions(config: StoreConfig, records: readonly EmbeddingRecord[
 /**
  * Writes one batch as one transaction (a savepoint inside `store.transaction()`), compare-and-set:
  * locks the batch's source rows, recomputes their text hashes, and writes only the records whose
- * hash still matches. Edited, deleted or filtered-out rows come back as `conflicts`. Rows without a
+ * hash still matches. Edited, deleted or filtered-out rows come back as `conflicts`; rows whose
+ * `text()` gives another text when built again from the same row, as `nondeterministic`. Rows without a
  * target row are COPYed in; the others are upserted. An abort before the commit rolls the whole
  * batch back.
  */
@@ -64,11 +65,16 @@ export async function writeRecords<Id>(
         const fresh: StagedRow[] = [];
         let stored: StagedRow[] = [];
         const conflicts: Id[] = [];
+        const nondeterministic: Id[] = [];
         for (const [key, record] of wanted) {
           const found = current.get(key);
-          if (found && textOf(config, found.key, found.row).hash === record.hash) {
+          const text = found && textOf(config, found.key, found.row);
+          if (found && text && text.hash === record.hash) {
             const row = { key, hash: record.hash, embedding: record.embedding };
             (found.stored ? stored : fresh).push(row);
+          } else if (found && text && textOf(config, found.key, found.row).text !== text.text) {
+            // Built twice from the same locked row, the text differs from itself: text() is to blame.
+            nondeterministic.push(record.id);
           } else {
             conflicts.push(record.id);
           }
@@ -85,7 +91,11 @@ export async function writeRecords<Id>(
         }
         // Throwing here rolls the batch back: nothing of it stays written.
         signal?.throwIfAborted();
-        return { written: wanted.size - conflicts.length, conflicts };
+        return {
+          written: wanted.size - conflicts.length - nondeterministic.length,
+          conflicts,
+          nondeterministic,
+        };
       }),
     signal,
   );

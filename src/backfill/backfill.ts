@@ -7,7 +7,9 @@ import type {
 } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
 import { BackfillError } from "../errors/backfill-error.js";
+import { EmbeddingsError } from "../errors/embeddings-error.js";
 import { redactSecrets } from "../errors/redact.js";
+import { StoreError } from "../errors/store-error.js";
 import { type Batch, BatchPlanner } from "./batch-planner.js";
 import { formatIds } from "./format-ids.js";
 import { type BackfillOptions, type ResolvedBackfillOptions, resolveOptions } from "./options.js";
@@ -28,9 +30,11 @@ const DRY_RUN_VECTOR = new Float32Array(0);
  * safely: a batch is written whole or not at all, and only if the row's text did not change
  * meanwhile.
  *
- * Resolves to a {@link BackfillReport}. Rejects with a {@link BackfillError} at the first
- * unrecoverable failure (after in-flight work settles), with an {@link InvalidOptionError} for a bad
- * option, or with `signal.reason` when aborted.
+ * Resolves to a {@link BackfillReport}. Rejects with an {@link InvalidOptionError} for a bad option,
+ * with the store's own typed error when `prepare()` refuses (a `StoreError` or a
+ * `DimensionMismatchError`), with `signal.reason` when aborted, and otherwise with a
+ * {@link BackfillError} carrying the report: whatever failed once the run started (the provider, the
+ * store, the database connection, the transaction's commit) is its `cause`.
  *
  * @example
  * ```ts
@@ -56,23 +60,31 @@ export async function backfill<Id = unknown>(options: BackfillOptions<Id>): Prom
     model: provider.model,
     dimensions: provider.dimensions,
   };
-  await store.prepare?.(target, { signal });
+  const run = new BackfillRun(resolved, store, target);
   try {
-    if (!resolved.atomic || resolved.dryRun) return await new BackfillRun(resolved, store, target).run();
-    try {
-      return await store.transaction((tx) => new BackfillRun(resolved, tx, target).run());
-    } catch (error) {
-      if (!BackfillError.isInstance(error)) throw error;
-      throw new BackfillError<Id>(`${error.message} Atomic mode: every write of this run was rolled back.`, {
-        rowIds: error.rowIds as Id[],
-        report: { ...(error.report as BackfillReport<Id>), embedded: 0, deduplicated: 0 },
-        rolledBack: true,
-        cause: error.cause,
-      });
-    }
-  } finally {
-    await store.release?.();
+    await store.prepare?.(target, { signal });
+  } catch (error) {
+    // The store's own refusals (schema, lock, dimensions) are typed already; anything else is not.
+    if (signal?.aborted || EmbeddingsError.isInstance(error)) throw error;
+    throw run.stop(error);
   }
+  let report: BackfillReport<Id>;
+  try {
+    if (!resolved.atomic || resolved.dryRun) report = await run.run();
+    else report = await store.transaction((tx) => run.run(tx));
+  } catch (error) {
+    // The run's error stands; releasing after it is best effort (the connection may be the failure).
+    await store.release?.().catch(() => {});
+    if (signal?.aborted) throw signal.reason;
+    // The run's first failure; else the transaction's own (its commit, a dead connection).
+    throw run.stop(error, { rolledBack: resolved.atomic && !resolved.dryRun });
+  }
+  try {
+    await store.release?.();
+  } catch (error) {
+    throw run.stop(error, { after: "releasing the store failed" });
+  }
+  return report;
 }
 
 interface Planned<Id> {
@@ -108,6 +120,7 @@ class BackfillRun<Id> {
     empty_input: 0,
     input_too_long: 0,
     changed_during_run: 0,
+    nondeterministic_text: 0,
   };
   private readonly skippedRows: SkippedRow<Id>[] = [];
   private readonly provider: EmbeddingProvider;
@@ -130,7 +143,8 @@ class BackfillRun<Id> {
 
   constructor(
     private readonly options: ResolvedBackfillOptions<Id>,
-    private readonly store: EmbeddingStore<Id>,
+    /** The store it reads and writes: the given one, or the transaction's in atomic mode. */
+    private store: EmbeddingStore<Id>,
     private readonly target: EmbeddingTarget,
   ) {
     const o = options;
@@ -158,8 +172,9 @@ class BackfillRun<Id> {
     };
   }
 
-  async run(): Promise<BackfillReport<Id>> {
-    const { store, options: o } = this;
+  async run(store: EmbeddingStore<Id> = this.store): Promise<BackfillReport<Id>> {
+    this.store = store;
+    const { options: o } = this;
     const coverage = await store.coverage({ ...this.target, signal: o.signal });
     this.counters.pending =
       o.reembed === "all"
@@ -185,7 +200,7 @@ class BackfillRun<Id> {
       const last = this.stopped ? undefined : this.planner.flush();
       if (last) await this.dispatch(last);
     } catch (error) {
-      this.fail(error, []);
+      this.fail(error, rowsOf<Id>(error));
     }
     await this.settle();
 
@@ -247,7 +262,12 @@ class BackfillRun<Id> {
     // An API that truncates never bills more than the context for one input.
     const tokens = this.provider.truncates ? Math.min(estimate, maxTokensPerInput) : estimate;
     this.counters.estimatedTokens += tokens;
-    for (const batch of this.planner.add({ item, text, tokens }, tokens)) await this.dispatch(batch);
+    // But it counts the whole text against the request's limit, and an API that does not truncate
+    // refuses an input over the context: such inputs travel alone (the planner sends an input over
+    // the request's limit alone), so a refusal splits no batch and a dry run counts what is sent.
+    const size =
+      !this.provider.truncates && estimate > maxTokensPerInput ? Number.POSITIVE_INFINITY : estimate;
+    for (const batch of this.planner.add({ item, text, tokens }, size)) await this.dispatch(batch);
   }
 
   /** Starts a batch once a request slot and room in the write queue are free (back-pressure). */
@@ -411,6 +431,7 @@ class BackfillRun<Id> {
       const result = await this.store.write(records, { ...this.target, signal: this.options.signal });
       this.counters.embedded += result.written;
       if (result.conflicts.length > 0) this.skip([...result.conflicts], "changed_during_run");
+      if (result.nondeterministic?.length) this.skip([...result.nondeterministic], "nondeterministic_text");
       this.emit("batch", { ids });
     } catch (error) {
       this.fail(error, ids);
@@ -445,6 +466,18 @@ class BackfillRun<Id> {
     this.emit("skip", { ids });
   }
 
+  /**
+   * The error a run stopped by `error` rejects with: caused by the run's first failure when it had
+   * one (a later error, such as a rollback on a dead connection, does not hide it), else by `error`.
+   * `rolledBack`: the run was one transaction that did not commit. `after`: what failed once the run
+   * itself had completed.
+   */
+  stop(error: unknown, how: { rolledBack?: boolean; after?: string } = {}): BackfillError<Id> {
+    if (this.failure) return this.backfillError(this.failure, { rolledBack: how.rolledBack });
+    this.fail(error, rowsOf<Id>(error));
+    return this.backfillError(this.failure!, how);
+  }
+
   /** Records an unrecoverable error: nothing new is scheduled, work in flight settles. */
   private fail(error: unknown, ids: readonly Id[]): void {
     this.counters.failed += ids.length;
@@ -452,14 +485,27 @@ class BackfillRun<Id> {
     else this.failure = { error, rowIds: [...ids] };
   }
 
-  private backfillError(failure: { error: unknown; rowIds: Id[] }): BackfillError<Id> {
+  private backfillError(
+    failure: { error: unknown; rowIds: Id[] },
+    how: { rolledBack?: boolean; after?: string } = {},
+  ): BackfillError<Id> {
     const { error, rowIds } = failure;
-    const cause = error instanceof Error ? error.message : String(error);
+    const cause = sentence(error instanceof Error ? error.message : String(error));
     const rows = rowIds.length > 0 ? ` Failed rows: ${formatIds(rowIds)}.` : "";
-    return new BackfillError<Id>(
-      `Backfill stopped: ${cause}${rows} ${this.counters.embedded} rows were written before it stopped; run it again to resume.`,
-      { rowIds, report: this.report(), rolledBack: false, cause: error },
-    );
+    const written = this.counters.embedded;
+    const rolledBack = how.rolledBack === true;
+    const message = how.after
+      ? `Backfill completed (${written} rows written), then ${how.after}: ${cause}`
+      : rolledBack
+        ? `Backfill stopped: ${cause}${rows} Atomic mode: the transaction did not commit, so every write of this run was rolled back.`
+        : `Backfill stopped: ${cause}${rows} ${written} rows were written before it stopped; run it again to resume.`;
+    const report = this.report();
+    return new BackfillError<Id>(message, {
+      rowIds,
+      report: rolledBack ? { ...report, embedded: 0, deduplicated: 0 } : report,
+      rolledBack,
+      cause: error,
+    });
   }
 
   private snapshot() {
@@ -503,4 +549,15 @@ class BackfillRun<Id> {
       this.fail(error, []);
     }
   }
+}
+
+/** The row an error is about: a row whose text could not be built is named like a failed batch's. */
+function rowsOf<Id>(error: unknown): Id[] {
+  return StoreError.isInstance(error) && error.rowId !== undefined ? [error.rowId as Id] : [];
+}
+
+/** A message as a sentence: ends with a full stop, so the next sentence does not run on from it. */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
