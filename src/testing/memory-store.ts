@@ -144,16 +144,11 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
   const writes: EmbeddingRecord<Id>[][] = [];
   let prepared: EmbeddingTarget | undefined;
 
-<<<<<<< HEAD
   const state = (
     id: Id,
     target: Pick<EmbeddingTarget, "model">,
   ): { item: PendingItem<Id>; status: keyof Coverage } => {
-    const text = textOf(rows.get(id) as Row);
-=======
-  const state = (id: Id, target: EmbeddingTarget): { item: PendingItem<Id>; status: keyof Coverage } => {
     const text = textOf(id, rows.get(id) as Row);
->>>>>>> 6a170ab (Engine: every failure of a run is a BackfillError with the report (coverage, commit, release, raw prepare errors); a text() that throws names its row; a text() that differs from itself is reported as nondeterministic_text; inputs too large for a request travel alone (dry run counts them so); all-zero vectors refused from providers and in queries; query vectors checked)
     const item = { id, text, hash: hashText(text) };
     const record = records.get(id);
     if (!record) return { item, status: "missing" };
