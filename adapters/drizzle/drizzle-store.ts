@@ -26,7 +26,7 @@ import { checkSchema } from "./check-schema.js";
 import { resolveConfig, type StoreConfig, withRange } from "./config.js";
 import type { WriteCache } from "./copy-new-rows.js";
 import { countCoverage } from "./coverage.js";
-import { type AnyPgDatabase, sessionOf } from "./driver.js";
+import { type AnyPgDatabase, inTransaction, sessionOf } from "./driver.js";
 import { keyBoundaries } from "./key-boundaries.js";
 import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
@@ -175,6 +175,8 @@ class Store<Id> implements DrizzleStore<Id> {
   readonly #serial: Pick<Serial, "run">;
   /** The PostgreSQL kit's session over `db`. */
   readonly #session: PgSession;
+  /** The store that owns the lock and the pool: this one, or the one this store's transaction is of. */
+  readonly #owner: Store<Id>;
 
   constructor(
     private readonly config: StoreConfig,
@@ -183,8 +185,10 @@ class Store<Id> implements DrizzleStore<Id> {
     private readonly bound: boolean,
     private readonly cache: WriteCache,
     target?: EmbeddingTarget,
+    owner?: Store<Id>,
   ) {
     this.#target = target;
+    this.#owner = owner ?? this;
     this.#session = sessionOf(db, bound);
     this.#serial = oneAtATime(this.#session, bound) ? new Serial() : concurrent;
   }
@@ -211,12 +215,17 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   write(records: readonly EmbeddingRecord<Id>[], options: WriteOptions): Promise<WriteResult<Id>> {
-    return this.#serial.run(() => writeRecords(this.config, this.db, records, options, this.cache));
+    const owner = this.#owner;
+    // The lock is verified inside the write's transaction; an abort is sent through the pool.
+    const guards = { lock: owner.#lock, root: owner.#session };
+    return this.#serial.run(() => writeRecords(this.config, this.db, records, options, this.cache, guards));
   }
 
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T> {
     return this.#serial.run(() =>
-      this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache, this.#target))),
+      inTransaction(this.db, (tx) =>
+        work(new Store<Id>(this.config, tx, true, this.cache, this.#target, this.#owner)),
+      ),
     );
   }
 
@@ -253,7 +262,8 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   withKeyRange(range: KeyRange): DrizzleStore<Id> {
-    return new Store<Id>(withRange(this.config, range), this.db, this.bound, this.cache, this.#target);
+    const owner = this.bound ? this.#owner : undefined;
+    return new Store<Id>(withRange(this.config, range), this.db, this.bound, this.cache, this.#target, owner);
   }
 }
 
