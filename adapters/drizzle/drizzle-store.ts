@@ -13,7 +13,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from "../../src/contracts/embedding-store.js";
-import { InvalidOptionError } from "../../src/errors/index.js";
+import { InvalidOptionError, StoreError } from "../../src/errors/index.js";
 import {
   acquireRunLock,
   type CreateIndexOptions,
@@ -152,6 +152,12 @@ function oneAtATime(session: PgSession, bound: boolean): boolean {
 async function lockRun(config: StoreConfig, session: PgSession): Promise<HeldLock | undefined> {
   if (!config.lock) return undefined;
   const { capabilities } = session;
+  if (config.lock === "required" && capabilities.sharedServer && !capabilities.reserve) {
+    throw new StoreError(
+      `lock: true, but this Drizzle driver gives the library no connection of its own to hold the advisory lock of ${config.target.name.display} on (node-postgres and postgres.js do): pass \`lock: false\`, and make sure one process at a time embeds this table.`,
+      { reason: "unsupported" },
+    );
+  }
   // Holding the only connection of a pool for the lock would leave none for the queries: a hang.
   if (!capabilities.singleConnection && (capabilities.maxConnections ?? 2) < 2) {
     throw new InvalidOptionError(

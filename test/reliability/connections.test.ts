@@ -18,12 +18,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import { BackfillError, backfill, type EmbeddingProvider, StoreError } from "../../src/index.js";
 import { type AnyDb, describeEachDatabase, type TestDatabase } from "../support/index.js";
 import {
+  DIMENSIONS,
   itemStore,
   itemTables,
   rejectionOf,
   resetItems,
   seedRow,
   useEmulator,
+  VOYAGE_MODEL,
   verifyEmbeddings,
   voyage,
   writeTally,
@@ -174,6 +176,91 @@ describeEachDatabase(
         expect(await lockHolders()).toEqual([]);
       },
     );
+
+    it("abort while a write waits for a row an application transaction holds FOR UPDATE: rejects at the abort, the wait cancelled", async () => {
+      const holder = new pg.Client({ connectionString: t.url! });
+      holder.on("error", () => {});
+      await holder.connect();
+      await holder.query("begin");
+      await holder.query("select * from rel_items_conn where id = 2 for update");
+      try {
+        const signal = AbortSignal.timeout(2000);
+        const aborted = new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+        const outcome = run(voyage(h.voyageBaseURL), { signal }).then(
+          () => "resolved",
+          (error: unknown) => error,
+        );
+        // Until the abort: is a write of the run waiting for the application's row lock?
+        let waited = false;
+        while (!signal.aborted) {
+          const { rows } = await admin.query(
+            "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+          );
+          waited ||= rows.length > 0;
+          await Promise.race([aborted, new Promise((resolve) => setTimeout(resolve, 25))]);
+        }
+        expect(waited, "a write was waiting for the row lock when the signal aborted").toBe(true);
+        // The application would hold its lock far longer: the run must settle without it.
+        const settled = await Promise.race([
+          outcome,
+          new Promise((resolve) => setTimeout(() => resolve("still waiting"), 30_000)),
+        ]);
+        expect((settled as Error)?.name, String(settled)).toBe("TimeoutError");
+        const { rows } = await admin.query(
+          "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        );
+        expect(rows, "no statement of the run still waits on the server").toEqual([]);
+      } finally {
+        await holder.query("commit");
+        await holder.end();
+      }
+      expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ current: 0 });
+    });
+
+    it("workers with different partition counts: the second is refused before any request", async () => {
+      const target = { provider: "voyage", model: VOYAGE_MODEL, dimensions: DIMENSIONS };
+      const first = itemStore(app.db, tables, { partition: { index: 0, count: 2 } });
+      await first.prepare(target);
+      try {
+        const other = itemStore(app.db, tables, { partition: { index: 0, count: 3 } });
+        const error = await rejectionOf(backfill({ provider: voyage(h.voyageBaseURL), store: other }));
+        expect(StoreError.isInstance(error) && error.reason === "locked", String(error)).toBe(true);
+        expect(error.message).toContain("split into 2 partitions, not 3");
+        expect(h.emulator.stats.requests).toBe(0);
+        // The same count, another index: runs beside it.
+        const sibling = itemStore(app.db, tables, { partition: { index: 1, count: 2 } });
+        expect(await backfill({ provider: voyage(h.voyageBaseURL), store: sibling })).toMatchObject({
+          failed: 0,
+        });
+      } finally {
+        await first.release();
+      }
+    });
+
+    it("lock: true on a driver that cannot hold the lock (pg-proxy): StoreError saying why; by default, unlocked", async () => {
+      const client = new pg.Client({ connectionString: t.url! });
+      await client.connect();
+      try {
+        const proxy = drizzleProxy(async (text, params, method) => {
+          const result = await client.query({
+            text,
+            values: params,
+            ...(method === "all" ? { rowMode: "array" as const } : {}),
+          });
+          return { rows: result.rows };
+        }) as unknown as AnyDb;
+        const target = { provider: "voyage", model: VOYAGE_MODEL, dimensions: DIMENSIONS };
+        const error = await rejectionOf(itemStore(proxy, tables, { lock: true }).prepare(target));
+        expect(StoreError.isInstance(error) && error.reason === "unsupported", String(error)).toBe(true);
+        expect(error.message).toContain("lock: false");
+        const unlocked = itemStore(proxy, tables);
+        await unlocked.prepare(target);
+        expect(await lockHolders()).toEqual([]);
+        await unlocked.release();
+      } finally {
+        await client.end();
+      }
+    });
   },
   { realServerOnly: true },
 );

@@ -6,7 +6,9 @@
  * a run whose transaction cannot commit (a raw driver error instead of a BackfillError). Each has one
  * defined outcome, listed in the README's "Reliability" table.
  */
+import { pgTable, text, vector } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
+import { drizzleStore } from "../../adapters/drizzle/index.js";
 import {
   BackfillError,
   backfill,
@@ -155,6 +157,36 @@ describeEachDatabase("reliability: hostile input", (database) => {
     expect(hits.map((hit) => hit.id).sort()).toEqual([1, 3]);
     expect(hits.every((hit) => Number.isFinite(hit.distance) && Number.isFinite(hit.similarity))).toBe(true);
     expect(await store.findSimilar(2)).toEqual([]);
+  });
+
+  it("a nullable unique key column: refused by prepare() before any request, naming the column", async () => {
+    await t.exec(`
+      create table rel_slugs (slug text unique, title text not null);
+      create table rel_slug_embeddings (slug text primary key, embedding vector(${DIMENSIONS}) not null,
+        model text not null, hash text not null);
+      insert into rel_slugs values ('a', 'one'), (null, 'two'), (null, 'three');`);
+    const slugs = pgTable("rel_slugs", { slug: text("slug").unique(), title: text("title").notNull() });
+    const slugEmbeddings = pgTable("rel_slug_embeddings", {
+      slug: text("slug").primaryKey(),
+      embedding: vector("embedding", { dimensions: DIMENSIONS }).notNull(),
+      model: text("model").notNull(),
+      hash: text("hash").notNull(),
+    });
+    const store = drizzleStore({
+      db: t.db,
+      source: { table: slugs, key: slugs.slug, text: (row) => row.title },
+      target: {
+        table: slugEmbeddings,
+        key: slugEmbeddings.slug,
+        embedding: slugEmbeddings.embedding,
+        model: slugEmbeddings.model,
+        hash: slugEmbeddings.hash,
+      },
+    });
+    const error = await rejectionOf(backfill({ provider: voyage(h.voyageBaseURL), store }));
+    expect(StoreError.isInstance(error) && error.reason === "schema", String(error)).toBe(true);
+    expect(error.message).toContain("rel_slugs.slug can be NULL");
+    expect(h.emulator.stats.requests).toBe(0);
   });
 
   // What the engine does with the provider's answers does not depend on the database: PGlite only.
