@@ -24,6 +24,7 @@ import {
   itemStore,
   itemTables,
   itemText,
+  longText,
   reachableStrings,
   rejectionOf,
   resetItems,
@@ -39,9 +40,6 @@ writeTally("hostile");
 
 const tables = itemTables("hostile");
 const rows = (n: number) => Array.from({ length: n }, (_, i) => seedRow(i + 1));
-
-/** `n` tokens of words for the emulator's tokenizer (4 bytes a token). */
-const longText = (tokens: number) => "wordy ab ".repeat(Math.ceil((tokens * 4) / 9)).slice(0, tokens * 4);
 
 describeEachDatabase("reliability: hostile input", (database) => {
   let t: TestDatabase;
