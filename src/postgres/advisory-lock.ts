@@ -132,7 +132,11 @@ function shareLock(options: RunLockOptions): { key: string; id: number; busy: st
  * Returns `undefined`, taking nothing, when the session cannot hold such a lock for others to see
  * (`capabilities.sharedServer` or `capabilities.reserve` false: an in-process PGlite, a session with no
  * connection of its own). Throws `StoreError` (`locked`) when another process holds a conflicting
- * lock, naming what to do; the reserved connection is then given back.
+ * lock, or runs split into another number of partitions, naming what to do; the reserved connection
+ * is then given back.
+ *
+ * The locks die with their connection (the server may close it: terminated, restarted): call
+ * `verify()` before each write. The connection is exempt from `idle_session_timeout`.
  *
  * The connection stays reserved until `release()`: a pool needs one more connection than the run's
  * queries use.
