@@ -116,7 +116,8 @@ export async function writeRecords<Id>(
     return {
       written: wanted.size - conflicts.length - nondeterministic.length,
       conflicts,
-      nondeterministic,
+      // Only when there are some: most stores never report any.
+      ...(nondeterministic.length > 0 ? { nondeterministic } : {}),
     };
   }
 }

@@ -26,7 +26,6 @@ export async function cancelOnAbort(
   signal: AbortSignal | undefined,
 ): Promise<() => void> {
   if (!signal || !connection.capabilities.sharedServer) return () => {};
-  signal.throwIfAborted();
   const [row] = await connection.query<{ pid: unknown }>("select pg_backend_pid() as pid");
   const pid = Number(row?.pid);
   const cancel = () => {

@@ -251,7 +251,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
         });
         written++;
       }
-      return { written, conflicts, nondeterministic };
+      return { written, conflicts, ...(nondeterministic.length > 0 ? { nondeterministic } : {}) };
     },
     async transaction(work) {
       const saved = new Map(records);
