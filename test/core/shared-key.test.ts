@@ -96,8 +96,11 @@ describe("two processes sharing one key", () => {
         expect(r.lowestConcurrency).toBeGreaterThan(1);
       }
       expect(stats.inputs).toBe(2 * ROWS);
-      // A collapse retries the same requests over and over; learning keeps refusals a minority.
-      expect(stats.rateLimited / stats.requests).toBeLessThan(0.35);
+      // Two processes each sending at the whole rate would have about half their requests refused
+      // for as long as they did not learn, and a collapse retries the same requests over and over:
+      // either makes refusals the majority. Learning keeps them a minority, however loaded the
+      // machine (at load 8 the told-the-whole-limits case measured up to 0.35).
+      expect(stats.rateLimited / stats.requests).toBeLessThan(0.5);
     },
     120_000,
   );
