@@ -7,6 +7,8 @@ export type {
   SkippedRow,
   SkipReason,
 } from "./backfill/report.js";
+export type * from "./contracts/batch-embedding-api.js";
+export type * from "./contracts/batch-job-store.js";
 export type * from "./contracts/embedding-provider.js";
 export type * from "./contracts/embedding-store.js";
 export { BACKFILL_DEFAULTS, defaultEstimateTokens } from "./defaults.js";

@@ -1,3 +1,4 @@
+import { BatchRun } from "../batch/batch-run.js";
 import type { EmbeddingProvider } from "../contracts/embedding-provider.js";
 import type {
   EmbeddingRecord,
@@ -9,15 +10,16 @@ import { APICallError } from "../errors/api-call-error.js";
 import { BackfillError } from "../errors/backfill-error.js";
 import { redactSecrets } from "../errors/redact.js";
 import { type Batch, BatchPlanner } from "./batch-planner.js";
-import { formatIds } from "./format-ids.js";
+import { costOf } from "./cost.js";
 import { type BackfillOptions, type ResolvedBackfillOptions, resolveOptions } from "./options.js";
+import { planText } from "./plan-text.js";
 import { RateLimiter } from "./rate-limiter.js";
-import type { BackfillProgress, BackfillReport, SkippedRow, SkipReason } from "./report.js";
+import type { BackfillProgress, BackfillReport, SkipReason } from "./report.js";
 import { type RetryPolicy, withRetry } from "./retry.js";
+import { RunTally } from "./run-tally.js";
 import { validateEmbeddings } from "./validate-embeddings.js";
 import { VectorCache } from "./vector-cache.js";
 
-const MAX_SKIPPED_ROWS = 1000;
 const DRY_RUN_VECTOR = new Float32Array(0);
 
 /**
@@ -54,6 +56,7 @@ export async function backfill<Id = unknown>(options: BackfillOptions<Id>): Prom
   };
   await store.prepare?.(target, { signal });
   try {
+    if (resolved.mode === "batch") return await new BatchRun(resolved, store, target).run();
     if (!resolved.atomic || resolved.dryRun) return await new BackfillRun(resolved, store, target).run();
     try {
       return await store.transaction((tx) => new BackfillRun(resolved, tx, target).run());
@@ -78,34 +81,9 @@ interface Planned<Id> {
   readonly tokens: number;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 /** One run of the pipeline: scan → plan → embed (throttled, retried) → write, overlapping. */
 class BackfillRun<Id> {
-  private readonly started = Date.now();
-  private readonly counters: Mutable<
-    Omit<BackfillReport<Id>, "skippedRows" | "skippedByReason" | "durationMs">
-  > = {
-    pending: undefined,
-    scanned: 0,
-    embedded: 0,
-    deduplicated: 0,
-    skipped: 0,
-    failed: 0,
-    tokens: 0,
-    requests: 0,
-    retries: 0,
-    rateLimited: 0,
-    estimatedTokens: 0,
-    elapsedMs: 0,
-    dryRun: false,
-  };
-  private readonly skippedByReason: Record<SkipReason, number> = {
-    empty_input: 0,
-    input_too_long: 0,
-    changed_during_run: 0,
-  };
-  private readonly skippedRows: SkippedRow<Id>[] = [];
+  private readonly tally: RunTally<Id>;
   private readonly provider: EmbeddingProvider;
   private readonly limiter: RateLimiter;
   private readonly planner: BatchPlanner<Planned<Id>>;
@@ -127,6 +105,7 @@ class BackfillRun<Id> {
     private readonly target: EmbeddingTarget,
   ) {
     const o = options;
+    this.tally = new RunTally<Id>(o.onProgress);
     this.provider = o.provider;
     this.counters.dryRun = o.dryRun;
     const concurrency = o.provider.supportsParallelCalls === false ? 1 : o.concurrency;
@@ -191,6 +170,10 @@ class BackfillRun<Id> {
     return report;
   }
 
+  private get counters() {
+    return this.tally.counters;
+  }
+
   private get stopped(): boolean {
     return this.failure !== undefined || this.options.signal?.aborted === true;
   }
@@ -215,11 +198,7 @@ class BackfillRun<Id> {
       return;
     }
     this.followers.set(item.hash, []);
-    const text = item.text.isWellFormed() ? item.text : item.text.toWellFormed();
-    const estimate = this.options.estimateTokens(text);
-    const { maxTokensPerInput } = this.provider.limits;
-    // An API that truncates never bills more than the context for one input.
-    const tokens = this.provider.truncates ? Math.min(estimate, maxTokensPerInput) : estimate;
+    const { text, tokens } = planText(item.text, this.options.estimateTokens, this.provider);
     this.counters.estimatedTokens += tokens;
     for (const batch of this.planner.add({ item, text, tokens }, tokens)) await this.dispatch(batch);
   }
@@ -389,11 +368,7 @@ class BackfillRun<Id> {
   }
 
   private skip(ids: readonly Id[], reason: SkipReason): void {
-    this.counters.skipped += ids.length;
-    this.skippedByReason[reason] += ids.length;
-    for (const id of ids) {
-      if (this.skippedRows.length < MAX_SKIPPED_ROWS) this.skippedRows.push({ id, reason });
-    }
+    this.tally.skip(ids, reason);
     this.emit("skip", { ids });
   }
 
@@ -405,54 +380,20 @@ class BackfillRun<Id> {
   }
 
   private backfillError(failure: { error: unknown; rowIds: Id[] }): BackfillError<Id> {
-    const { error, rowIds } = failure;
-    const cause = error instanceof Error ? error.message : String(error);
-    const rows = rowIds.length > 0 ? ` Failed rows: ${formatIds(rowIds)}.` : "";
-    return new BackfillError<Id>(
-      `Backfill stopped: ${cause}${rows} ${this.counters.embedded} rows were written before it stopped; run it again to resume.`,
-      { rowIds, report: this.report(), rolledBack: false, cause: error },
-    );
-  }
-
-  private snapshot() {
-    const elapsedMs = Date.now() - this.started;
-    return { ...this.counters, elapsedMs };
+    return this.tally.error(failure, { cost: this.report().cost });
   }
 
   private report(): BackfillReport<Id> {
-    const snapshot = this.snapshot();
-    return Object.freeze({
-      ...snapshot,
-      skippedByReason: Object.freeze({ ...this.skippedByReason }),
-      skippedRows: Object.freeze([...this.skippedRows]),
-      durationMs: snapshot.elapsedMs,
-    });
+    const { dryRun, tokens, estimatedTokens } = this.counters;
+    const cost = costOf(dryRun ? estimatedTokens : tokens, this.options.pricePerMillionTokens, this.provider);
+    return this.tally.report({ cost });
   }
 
   private emit(
     type: BackfillProgress<Id>["type"],
     extra?: Pick<BackfillProgress<Id>, "ids" | "message">,
   ): void {
-    const onProgress = this.options.onProgress;
-    if (!onProgress) return;
-    const { estimatedTokens: _e, dryRun: _d, ...counters } = this.snapshot();
-    const done = counters.embedded + counters.skipped;
-    const rowsPerSecond = counters.elapsedMs > 0 ? (counters.embedded * 1000) / counters.elapsedMs : 0;
-    const left = counters.pending === undefined ? undefined : Math.max(0, counters.pending - done);
-    const etaMs = left !== undefined && done > 0 ? (left * counters.elapsedMs) / done : undefined;
-    try {
-      onProgress(
-        Object.freeze({
-          type,
-          ...counters,
-          rowsPerSecond,
-          etaMs,
-          concurrency: this.limiter.concurrency,
-          ...extra,
-        }),
-      );
-    } catch (error) {
-      this.fail(error, []);
-    }
+    const error = this.tally.emit(type, this.limiter.concurrency, extra);
+    if (error !== undefined) this.fail(error, []);
   }
 }

@@ -1,0 +1,102 @@
+import { BackfillError } from "../errors/backfill-error.js";
+import { formatIds } from "./format-ids.js";
+import type { BackfillProgress, BackfillReport, SkippedRow, SkipReason } from "./report.js";
+
+const MAX_SKIPPED_ROWS = 1000;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The counters a run keeps; the report adds the skipped rows and the duration. */
+export type RunCounters<Id> = Mutable<
+  Omit<BackfillReport<Id>, "skippedRows" | "skippedByReason" | "durationMs" | "batch" | "cost">
+>;
+
+/**
+ * What a run counts and tells, shared by the realtime and the batch pipelines: the counters, the
+ * skipped rows, the frozen report, the progress events and the error a failed run rejects with.
+ */
+export class RunTally<Id> {
+  private readonly started = Date.now();
+  readonly counters: RunCounters<Id> = {
+    pending: undefined,
+    scanned: 0,
+    embedded: 0,
+    deduplicated: 0,
+    skipped: 0,
+    failed: 0,
+    tokens: 0,
+    requests: 0,
+    retries: 0,
+    rateLimited: 0,
+    estimatedTokens: 0,
+    elapsedMs: 0,
+    dryRun: false,
+  };
+  private readonly skippedByReason: Record<SkipReason, number> = {
+    empty_input: 0,
+    input_too_long: 0,
+    changed_during_run: 0,
+  };
+  private readonly skippedRows: SkippedRow<Id>[] = [];
+
+  constructor(private readonly onProgress: ((event: BackfillProgress<Id>) => void) | undefined) {}
+
+  /** Counts rows as skipped for `reason` (the first 1,000 are kept by id). */
+  skip(ids: readonly Id[], reason: SkipReason): void {
+    this.counters.skipped += ids.length;
+    this.skippedByReason[reason] += ids.length;
+    for (const id of ids) {
+      if (this.skippedRows.length < MAX_SKIPPED_ROWS) this.skippedRows.push({ id, reason });
+    }
+  }
+
+  snapshot(): RunCounters<Id> {
+    return { ...this.counters, elapsedMs: Date.now() - this.started };
+  }
+
+  report(extra?: Pick<BackfillReport<Id>, "batch" | "cost">): BackfillReport<Id> {
+    const snapshot = this.snapshot();
+    return Object.freeze({
+      ...snapshot,
+      skippedByReason: Object.freeze({ ...this.skippedByReason }),
+      skippedRows: Object.freeze([...this.skippedRows]),
+      durationMs: snapshot.elapsedMs,
+      ...(extra?.batch ? { batch: Object.freeze(extra.batch) } : {}),
+      ...(extra?.cost ? { cost: Object.freeze(extra.cost) } : {}),
+    });
+  }
+
+  /** Sends a progress event; a throwing listener's error is returned for the run to fail with. */
+  emit(
+    type: BackfillProgress<Id>["type"],
+    concurrency: number,
+    extra?: Pick<BackfillProgress<Id>, "ids" | "message" | "batch">,
+  ): unknown {
+    if (!this.onProgress) return undefined;
+    const { estimatedTokens: _e, dryRun: _d, ...counters } = this.snapshot();
+    const done = counters.embedded + counters.skipped;
+    const rowsPerSecond = counters.elapsedMs > 0 ? (counters.embedded * 1000) / counters.elapsedMs : 0;
+    const left = counters.pending === undefined ? undefined : Math.max(0, counters.pending - done);
+    const etaMs = left !== undefined && done > 0 ? (left * counters.elapsedMs) / done : undefined;
+    try {
+      this.onProgress(Object.freeze({ type, ...counters, rowsPerSecond, etaMs, concurrency, ...extra }));
+      return undefined;
+    } catch (error) {
+      return error ?? new Error("onProgress threw");
+    }
+  }
+
+  /** The error a run that stopped at `error` rejects with. */
+  error(
+    failure: { error: unknown; rowIds: readonly Id[] },
+    extra?: Pick<BackfillReport<Id>, "batch" | "cost">,
+  ): BackfillError<Id> {
+    const { error, rowIds } = failure;
+    const cause = error instanceof Error ? error.message : String(error);
+    const rows = rowIds.length > 0 ? ` Failed rows: ${formatIds(rowIds)}.` : "";
+    return new BackfillError<Id>(
+      `Backfill stopped: ${cause}${rows} ${this.counters.embedded} rows were written before it stopped; run it again to resume.`,
+      { rowIds: [...rowIds], report: this.report(extra), rolledBack: false, cause: error },
+    );
+  }
+}
