@@ -1,6 +1,7 @@
 import { getTableColumns, is, type SQL } from "drizzle-orm";
 import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
 import { InvalidOptionError } from "../../src/errors/index.js";
+import { DEFAULT_BATCH_JOBS_TABLE } from "./batch-jobs.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreOptions } from "./options.js";
 
@@ -39,6 +40,8 @@ export interface StoreConfig {
   readonly partition: { readonly index: number; readonly count: number } | undefined;
   readonly lock: boolean;
   readonly binaryWrites: boolean;
+  /** The jobs table of batch mode. */
+  readonly batchJobs: { readonly table: TableName; readonly create: boolean };
 }
 
 function tableName(table: PgTable): TableName {
@@ -159,5 +162,17 @@ export function resolveConfig(options: DrizzleStoreOptions<any, any>): StoreConf
     partition: checkPartition(options.partition),
     lock: options.lock ?? true,
     binaryWrites: options.binaryWrites ?? true,
+    batchJobs: resolveBatchJobs(options.batchJobs),
   };
+}
+
+function resolveBatchJobs(options: DrizzleStoreOptions["batchJobs"]): StoreConfig["batchJobs"] {
+  const { table = DEFAULT_BATCH_JOBS_TABLE, schema, create = true } = options ?? {};
+  if (typeof table !== "string" || table === "")
+    throw new InvalidOptionError("batchJobs.table", "a table name");
+  if (schema !== undefined && (typeof schema !== "string" || schema === "")) {
+    throw new InvalidOptionError("batchJobs.schema", "a schema name");
+  }
+  if (typeof create !== "boolean") throw new InvalidOptionError("batchJobs.create", "a boolean");
+  return { table: { name: table, schema, display: schema ? `${schema}.${table}` : table }, create };
 }

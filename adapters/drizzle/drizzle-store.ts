@@ -1,4 +1,5 @@
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type { BatchJobStore } from "../../src/contracts/batch-job-store.js";
 import type {
   Coverage,
   EmbeddingRecord,
@@ -10,6 +11,7 @@ import type {
   WriteResult,
 } from "../../src/contracts/embedding-store.js";
 import { acquireLock, type HeldLock } from "./advisory-lock.js";
+import { DrizzleBatchJobs } from "./batch-jobs.js";
 import { checkSchema } from "./check-schema.js";
 import { resolveConfig, type StoreConfig } from "./config.js";
 import { countCoverage } from "./coverage.js";
@@ -82,6 +84,8 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   createIndex(options?: CreateIndexOptions): Promise<string>;
   /** Deletes embeddings whose source row is gone (separate-table layout); returns how many. */
   prune(): Promise<number>;
+  /** The jobs of batch mode, in the `batchJobs` table (bound to the transaction, in one). */
+  readonly batchJobs: BatchJobStore<Id>;
 }
 
 /** Whether `db` is a single connection that must not run two operations at once. */
@@ -93,6 +97,7 @@ function singleConnection(db: AnyPgDatabase, bound: boolean): boolean {
 class Store<Id> implements DrizzleStore<Id> {
   #lock: HeldLock | undefined;
   readonly #serial: Pick<Serial, "run">;
+  readonly batchJobs: DrizzleBatchJobs<Id>;
 
   constructor(
     private readonly config: StoreConfig,
@@ -102,6 +107,7 @@ class Store<Id> implements DrizzleStore<Id> {
     private readonly cache: WriteCache,
   ) {
     this.#serial = singleConnection(db, bound) ? new Serial() : concurrent;
+    this.batchJobs = new DrizzleBatchJobs<Id>(config, db, this.#serial);
   }
 
   async prepare(target: EmbeddingTarget, options: { readonly signal?: AbortSignal } = {}): Promise<void> {

@@ -1,6 +1,7 @@
 export type { CreateIndexOptions } from "./create-index.js";
 export { type DrizzleStore, drizzleStore } from "./drizzle-store.js";
 export type {
+  DrizzleBatchJobsOptions,
   DrizzleSourceOptions,
   DrizzleStoreOptions,
   DrizzleTargetOptions,

@@ -1,4 +1,5 @@
 import OpenAI from "openai";
+import type { BatchEmbeddingApi } from "../../src/contracts/batch-embedding-api.js";
 import type {
   EmbedCallOptions,
   EmbeddingProvider,
@@ -21,6 +22,7 @@ import {
   timeoutOption,
   transportCallError,
 } from "../../src/provider-utils/index.js";
+import { openaiBatchApi } from "./openai-batch.js";
 import { openaiCallError } from "./openai-error.js";
 import { OPENAI_LIMITS, OPENAI_MODELS, UNKNOWN_OPENAI_MODEL_LIMITS } from "./openai-models.js";
 import type { OpenAIProviderOptions } from "./openai-options.js";
@@ -74,6 +76,7 @@ class OpenAIEmbeddingProvider implements EmbeddingProvider {
   readonly limits: EmbeddingProviderLimits;
   readonly truncates = false;
   readonly supportsParallelCalls = true;
+  readonly batch: BatchEmbeddingApi;
   readonly #settings: Settings;
 
   constructor(options: OpenAIProviderOptions) {
@@ -98,6 +101,8 @@ class OpenAIEmbeddingProvider implements EmbeddingProvider {
       sendDimensions: send,
       fetch: options.fetch,
     };
+    const s = this.#settings;
+    this.batch = openaiBatchApi({ ...s, model: this.model, dimensions: send ? dimensions : undefined });
   }
 
   async embed(texts: readonly string[], options: EmbedCallOptions = {}): Promise<EmbedResult> {

@@ -1,4 +1,5 @@
 import { VoyageAIClient } from "voyageai";
+import type { BatchEmbeddingApi } from "../../src/contracts/batch-embedding-api.js";
 import type {
   EmbedCallOptions,
   EmbeddingProvider,
@@ -23,6 +24,7 @@ import {
   timeoutOption,
   transportCallError,
 } from "../../src/provider-utils/index.js";
+import { voyageBatchApi } from "./voyage-batch.js";
 import { voyageCallError } from "./voyage-error.js";
 import { UNKNOWN_VOYAGE_MODEL_LIMITS, VOYAGE_MAX_INPUTS, VOYAGE_MODELS } from "./voyage-models.js";
 import type { VoyageOutputDtype, VoyageProviderOptions } from "./voyage-options.js";
@@ -94,6 +96,7 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
   readonly limits: EmbeddingProviderLimits;
   readonly truncates: boolean;
   readonly supportsParallelCalls = true;
+  readonly batch: BatchEmbeddingApi;
   // An ES private field: not enumerable, not in JSON, not in console.log of the provider.
   readonly #settings: Settings;
 
@@ -137,6 +140,13 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
       outputDtype,
       fetch: options.fetch,
     };
+    const s = this.#settings;
+    this.batch = voyageBatchApi({
+      ...s,
+      model: this.model,
+      truncation: this.truncates,
+      encoding: ENCODING[outputDtype],
+    });
   }
 
   async embed(texts: readonly string[], options: EmbedCallOptions = {}): Promise<EmbedResult> {

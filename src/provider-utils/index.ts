@@ -1,5 +1,6 @@
 export * from "./api-call-failure.js";
 export * from "./base64.js";
+export * from "./batch-files.js";
 export * from "./capturing-fetch.js";
 export * from "./deadline.js";
 export * from "./embeddings-response.js";
