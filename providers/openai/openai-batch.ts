@@ -93,6 +93,8 @@ export function openaiBatchApi(settings: OpenAIBatchSettings): BatchEmbeddingApi
     return callWithDeadline(
       async (signal) => {
         const { fetch, exchange } = capturingFetch(() => s.fetch ?? globalThis.fetch);
+        // The SDK probes a fetch without `Response` for FormData support by fetching `data:,`: skip that.
+        Object.assign(fetch, { Response });
         const client = new OpenAI({
           apiKey: s.apiKey,
           baseURL: s.baseURL,

@@ -130,6 +130,24 @@ export function consoleReporter<Id = unknown>(
       case "done":
         print(`Backfill complete: ${summary(e)} in ${duration(e.elapsedMs)}`);
         return;
+      case "submit":
+      case "poll":
+      case "collect": {
+        const b = e.batch;
+        if (!b) return;
+        const failed = b.failed > 0 ? `, ${number.format(b.failed)} failed` : "";
+        if (e.type === "submit")
+          print(`Submitted batch ${b.id} (${count(b.lines, "line")}, status ${b.status})`);
+        else if (e.type === "poll") {
+          print(
+            `Batch ${b.id} ${b.status}: ${number.format(b.completed)}/${number.format(b.lines)} lines${failed} · waited ${duration(b.waitingMs)}`,
+          );
+        } else
+          print(
+            `Collected batch ${b.id} (${b.status}): ${number.format(e.embedded)} embedded so far${failed}`,
+          );
+        return;
+      }
       case "skip":
       case "batch": {
         if (mode === "bar") {

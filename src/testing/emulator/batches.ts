@@ -46,6 +46,11 @@ export type EmulatorBatchFault =
       readonly type: "fail";
     }
   | {
+      /** This batch takes `turnaroundMs` (instead of the emulator's `batches.turnaroundMs`). */
+      readonly type: "slow";
+      readonly turnaroundMs: number;
+    }
+  | {
       /**
        * Output line `line` (from 1, in output order) is wrong: its vectors too short, its
        * `custom_id` missing or unknown, or not JSON at all.
@@ -307,10 +312,15 @@ export class BatchService {
       this.finish(batch, "cancelled", now, cancel?.completedLines ?? half);
       return;
     }
-    if (now < batch.createdAt + this.options.batches.turnaroundMs) return;
+    if (now < batch.createdAt + this.turnaround(batch)) return;
     const expire = fault("expire") as { completedLines?: number } | undefined;
     if (expire) this.finish(batch, "expired", now, expire.completedLines ?? half);
     else this.finish(batch, "completed", now, batch.total);
+  }
+
+  private turnaround(batch: StoredBatch): number {
+    const slow = batch.faults.find((f) => f.type === "slow") as { turnaroundMs: number } | undefined;
+    return slow?.turnaroundMs ?? this.options.batches.turnaroundMs;
   }
 
   /** Ends a batch: answers its first `answered` lines, writes the output and error files. */
@@ -496,7 +506,7 @@ export class BatchService {
   }
 
   private batchObject(batch: StoredBatch): Record<string, unknown> {
-    const turnaround = this.options.batches.turnaroundMs;
+    const turnaround = this.turnaround(batch);
     const now = this.options.clock();
     const running = batch.status === "in_progress" && turnaround > 0;
     const progress = running ? Math.min(1, (now - batch.createdAt) / turnaround) : 0;

@@ -1,0 +1,280 @@
+/*
+ * backfill({ mode: "batch" }) over drizzleStore on every database, against the emulator's Files and
+ * Batches endpoints (through MSW): the happy paths, wait:
+ * false then a collecting run, failed lines, expiry, cancellation, bad output lines, a row edited
+ * while its batch was pending, dry runs with cost, progress. Every run ends with the invariant check
+ * of the reliability suite (each stored vector is the embedding of its row's text).
+ */
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  BackfillError,
+  type BackfillProgress,
+  BatchLineError,
+  backfill,
+  consoleReporter,
+} from "../../src/index.js";
+import { emulatorTokenCount as tokensOf } from "../../src/testing/index.js";
+import {
+  type ItemRow,
+  itemStore,
+  itemTables,
+  itemText,
+  OPENAI_MODEL,
+  openai,
+  queryRows,
+  rejectionOf,
+  resetItems,
+  seedRow,
+  useEmulator,
+  verifyEmbeddings,
+  voyage,
+} from "../reliability/harness.js";
+import { describeEachDatabase, type TestDatabase } from "../support/index.js";
+
+const ROWS = 24;
+const rows: ItemRow[] = Array.from({ length: ROWS }, (_, i) => seedRow(i + 1));
+const tables = itemTables("batch");
+/** Small lines and batches, fast polls: several batches of several lines from few rows. */
+const BATCH = {
+  mode: "batch",
+  maxInputsPerRequest: 4,
+  maxInputsPerBatch: 12,
+  pollIntervalMs: 1,
+  maxPollIntervalMs: 4,
+  retryMinDelayMs: 1,
+  retryMaxDelayMs: 5,
+  pageSize: 10,
+} as const;
+
+describeEachDatabase("backfill({ mode: 'batch' })", (database) => {
+  let t: TestDatabase;
+  // One transport per file (MSW intercepts every fetch); the crash tests and the emulator's own
+  // tests cover the loopback server.
+  const msw = useEmulator("msw");
+  const store = () => itemStore(t.db, tables);
+  const jobsLeft = async () =>
+    (await queryRows<{ n: number }>(t.db, sql`select count(*)::int as n from relay_embedding_batches`))[0]!.n;
+
+  beforeAll(async () => {
+    t = await database.create();
+    await t.exec(tables.ddl);
+  });
+  afterAll(() => t?.close());
+  beforeEach(async () => {
+    await resetItems(t.db, tables, rows);
+    await t.exec(
+      "do $$ begin if to_regclass('relay_embedding_batches') is not null then delete from relay_embedding_batches; end if; end $$",
+    );
+  });
+
+  it("Voyage: uploads, waits, collects every batch; bills at 0.67 of realtime; deletes its files; a re-run has nothing to do", async () => {
+    const e = msw.emulator;
+    const events: BackfillProgress[] = [];
+    const report = await backfill({
+      ...BATCH,
+      provider: voyage(msw.voyageBaseURL),
+      store: store(),
+      onProgress: (event) => events.push(event),
+    });
+    expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ rows: ROWS, current: ROWS });
+    expect(report).toMatchObject({ pending: ROWS, embedded: ROWS, skipped: 0, failed: 0 });
+    expect(report.batch).toMatchObject({
+      submitted: { batches: 2, rows: ROWS, lines: 6 },
+      collected: { batches: 2, rows: ROWS },
+      inFlight: { batches: 0, rows: 0 },
+      failedLines: 0,
+    });
+    const billed = rows.reduce((sum, row) => sum + tokensOf(itemText(row)), 0);
+    expect(report.tokens).toBe(billed);
+    expect(e.stats.batch).toMatchObject({
+      uploads: 2,
+      uploadedLines: 6,
+      batchesCreated: 2,
+      tokensBilled: billed,
+    });
+    expect(e.stats.batch.cost).toBeCloseTo(billed * 0.67);
+    expect(e.stats.tokensBilled, "no realtime request").toBe(0);
+    expect(e.storedFiles, "inputs and outputs deleted").toBe(0);
+    expect(await jobsLeft()).toBe(0);
+    expect(events.map((event) => event.type)).toEqual(
+      expect.arrayContaining(["start", "submit", "poll", "collect", "batch", "done"]),
+    );
+    const polled = events.find((event) => event.type === "poll")!;
+    expect(polled.batch).toMatchObject({ status: "completed", lines: 3 });
+
+    const again = await backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store: store() });
+    expect(again).toMatchObject({ pending: 0, embedded: 0 });
+    expect(again.batch?.submitted.batches).toBe(0);
+  });
+
+  it("OpenAI: wait: false submits and returns; the next run collects; bills at 0.5 of realtime", async () => {
+    const e = msw.emulator;
+    const submit = await backfill({
+      ...BATCH,
+      wait: false,
+      provider: openai(msw.openaiBaseURL),
+      store: store(),
+    });
+    expect(submit).toMatchObject({ embedded: 0 });
+    expect(submit.batch).toMatchObject({
+      submitted: { batches: 2, rows: ROWS },
+      collected: { batches: 0 },
+      inFlight: { batches: 2, rows: ROWS },
+    });
+    expect(await jobsLeft()).toBeGreaterThan(0);
+    // A second submitting run uploads nothing: every pending row is in a batch in flight.
+    const uploads = e.stats.batch.uploads;
+
+    const collect = await backfill({ ...BATCH, provider: openai(msw.openaiBaseURL), store: store() });
+    expect(e.stats.batch.uploads, "nothing uploaded twice").toBe(uploads);
+    expect(collect.batch).toMatchObject({ submitted: { batches: 0 }, collected: { batches: 2, rows: ROWS } });
+    expect(collect).toMatchObject({ embedded: ROWS });
+    expect(await verifyEmbeddings(t.db, tables, { model: OPENAI_MODEL })).toMatchObject({ current: ROWS });
+    const billed = rows.reduce((sum, row) => sum + tokensOf(itemText(row)), 0);
+    expect(e.stats.batch.cost).toBeCloseTo(billed * 0.5);
+    expect(e.storedFiles).toBe(0);
+    expect(await jobsLeft()).toBe(0);
+  });
+
+  it("a second run while batches are in flight re-attaches to them and uploads nothing", async () => {
+    const e = msw.emulator;
+    // Both batches take a minute: still in flight at the next run.
+    e.injectBatch({ type: "slow", turnaroundMs: 60_000 });
+    e.injectBatch({ type: "slow", turnaroundMs: 60_000 });
+    const first = await backfill({
+      ...BATCH,
+      wait: false,
+      provider: voyage(msw.voyageBaseURL),
+      store: store(),
+    });
+    expect(first.batch?.inFlight).toEqual({ batches: 2, rows: ROWS });
+    const second = await backfill({
+      ...BATCH,
+      wait: false,
+      provider: voyage(msw.voyageBaseURL),
+      store: store(),
+    });
+    expect(e.stats.batch.uploads, "nothing uploaded twice").toBe(2);
+    expect(e.stats.batch.batchesCreated).toBe(2);
+    expect(second.batch).toMatchObject({
+      submitted: { batches: 0, rows: 0 },
+      collected: { batches: 0 },
+      inFlight: { batches: 2, rows: ROWS },
+    });
+    expect(second.embedded).toBe(0);
+  });
+
+  it("failed lines, an expired and a cancelled batch: their rows go into new batches of the same run", async () => {
+    const e = msw.emulator;
+    e.injectBatch({ type: "fail_lines", lines: [2] });
+    e.injectBatch({ type: "expire", completedLines: 1 });
+    e.injectBatch({ type: "cancel", completedLines: 0 });
+    const report = await backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store: store() });
+    expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ current: ROWS });
+    expect(report).toMatchObject({ embedded: ROWS, failed: 0 });
+    // Line 2 of the first batch (4 rows), lines 2-3 of the expired one (8 rows): resubmitted in round 2,
+    // whose first batch is cancelled before any line: its rows go once more in round 3.
+    expect(report.batch!.failedLines).toBeGreaterThanOrEqual(3);
+    expect(report.batch!.unfinished).toBe(2);
+    expect(e.stats.batch.linesFailed).toBeGreaterThanOrEqual(3);
+    expect(e.storedFiles).toBe(0);
+    expect(await jobsLeft()).toBe(0);
+  });
+
+  it("rows of lines that keep failing stay pending after batchRounds", async () => {
+    const e = msw.emulator;
+    e.injectBatch({ type: "fail" });
+    e.injectBatch({ type: "fail" });
+    const report = await backfill({
+      ...BATCH,
+      maxInputsPerBatch: 100,
+      batchRounds: 2,
+      provider: voyage(msw.voyageBaseURL),
+      store: store(),
+    });
+    expect(report).toMatchObject({ embedded: 0, failed: 0 });
+    expect(report.batch).toMatchObject({ submitted: { batches: 2 }, unfinished: 2 });
+    expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ current: 0, pending: ROWS });
+    const next = await backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store: store() });
+    expect(next).toMatchObject({ embedded: ROWS });
+  });
+
+  for (const kind of ["wrong_dimension", "missing_custom_id", "unknown_custom_id"] as const) {
+    it(`a bad output line (${kind}) is refused with a BatchLineError naming the batch and line; the rest is written`, async () => {
+      const e = msw.emulator;
+      e.injectBatch({ type: "bad_line", line: 2, kind });
+      const error = await rejectionOf(
+        backfill({ ...BATCH, maxInputsPerBatch: 100, provider: openai(msw.openaiBaseURL), store: store() }),
+      );
+      expect(BackfillError.isInstance(error)).toBe(true);
+      const cause = (error as BackfillError).cause;
+      expect(BatchLineError.isInstance(cause)).toBe(true);
+      const lineError = cause as BatchLineError;
+      expect(lineError.reason).toBe(kind === "wrong_dimension" ? "dimension_mismatch" : kind);
+      expect(lineError.line).toBe(2);
+      expect(lineError.batchId).toMatch(/^batch_/);
+      expect(lineError.message).toContain(`line 2 of batch ${lineError.batchId}`);
+      const verified = await verifyEmbeddings(t.db, tables, { model: OPENAI_MODEL });
+      // One line of 4 rows is not written (for an unattributable line: the line it answered).
+      expect(verified.current).toBe(ROWS - 4);
+      expect(e.storedFiles, "the batch was still collected and its files deleted").toBe(0);
+      const next = await backfill({ ...BATCH, provider: openai(msw.openaiBaseURL), store: store() });
+      expect(next).toMatchObject({ embedded: 4 });
+      expect(await verifyEmbeddings(t.db, tables, { model: OPENAI_MODEL })).toMatchObject({ current: ROWS });
+    });
+  }
+
+  it("a row edited while its batch was pending is not overwritten with the old text's vector", async () => {
+    await backfill({ ...BATCH, wait: false, provider: voyage(msw.voyageBaseURL), store: store() });
+    const edited = { title: "item 3", body: "rewritten while its batch was pending" };
+    await t.db.execute(sql.raw(`update rel_items_batch set body = '${edited.body}' where id = 3`));
+    const report = await backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store: store() });
+    // Collected: row 3 refused by compare-and-set; then submitted again with its new text.
+    expect(report.skippedByReason.changed_during_run).toBe(1);
+    expect(report.batch?.submitted.rows).toBe(1);
+    expect(await verifyEmbeddings(t.db, tables, { history: [itemText(rows[2]!)] })).toMatchObject({
+      current: ROWS,
+    });
+  });
+
+  it("dryRun states rows, tokens, request lines, batches and the cost in realtime and batch mode", async () => {
+    const e = msw.emulator;
+    const report = await backfill({
+      ...BATCH,
+      dryRun: true,
+      pricePerMillionTokens: 0.02,
+      provider: openai(msw.openaiBaseURL),
+      store: store(),
+    });
+    expect(report).toMatchObject({ dryRun: true, pending: ROWS, scanned: ROWS, requests: 6, embedded: 0 });
+    expect(report.batch?.submitted).toEqual({ batches: 2, rows: ROWS, lines: 6 });
+    expect(report.cost!.realtime).toBeCloseTo((report.estimatedTokens / 1e6) * 0.02);
+    expect(report.cost!.batch).toBeCloseTo(report.cost!.realtime * 0.5);
+    expect(e.calls).toHaveLength(0);
+  });
+
+  it("consoleReporter shows batch status, lines and waiting time", async () => {
+    let out = "";
+    await backfill({
+      ...BATCH,
+      provider: voyage(msw.voyageBaseURL),
+      store: store(),
+      onProgress: consoleReporter({ mode: "lines", stream: { write: (chunk: string) => (out += chunk) } }),
+    });
+    expect(out).toMatch(/Submitted batch batch_\w+ \(3 lines/);
+    expect(out).toMatch(/Batch batch_\w+ completed: 3\/3 lines/);
+    expect(out).toMatch(/Collected batch batch_\w+/);
+    expect(out).toMatch(/Backfill complete: 24 embedded/);
+  });
+});
+
+describe("backfill({ mode: 'batch' }) options", () => {
+  it("refuses a provider without a batch API and a store without batch jobs, naming the option", async () => {
+    const { scriptedProvider, memoryStore } = await import("../../src/testing/index.js");
+    const error = await rejectionOf(
+      backfill({ mode: "batch", provider: scriptedProvider(), store: memoryStore() }),
+    );
+    expect(error).toMatchObject({ name: "InvalidOptionError", option: "provider.batch" });
+  });
+});
