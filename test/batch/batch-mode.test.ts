@@ -30,7 +30,7 @@ import {
   verifyEmbeddings,
   voyage,
 } from "../reliability/harness.js";
-import { describeEachDatabase, type TestDatabase } from "../support/index.js";
+import { type DatabaseFactory, describeEachDatabase, type TestDatabase } from "../support/index.js";
 
 const ROWS = 24;
 const rows: ItemRow[] = Array.from({ length: ROWS }, (_, i) => seedRow(i + 1));
@@ -47,7 +47,8 @@ const BATCH = {
   pageSize: 10,
 } as const;
 
-describeEachDatabase("backfill({ mode: 'batch' })", (database) => {
+/** The suite on one database; `full: false` keeps the two happy paths (the other driver of a server). */
+const suite = (full: boolean) => (database: DatabaseFactory) => {
   let t: TestDatabase;
   // One transport per file (MSW intercepts every fetch); the crash tests and the emulator's own
   // tests cover the loopback server.
@@ -136,6 +137,8 @@ describeEachDatabase("backfill({ mode: 'batch' })", (database) => {
     expect(e.storedFiles).toBe(0);
     expect(await jobsLeft()).toBe(0);
   });
+
+  if (!full) return;
 
   it("a second run while batches are in flight re-attaches to them and uploads nothing", async () => {
     const e = msw.emulator;
@@ -267,7 +270,10 @@ describeEachDatabase("backfill({ mode: 'batch' })", (database) => {
     expect(out).toMatch(/Collected batch batch_\w+/);
     expect(out).toMatch(/Backfill complete: 24 embedded/);
   });
-});
+};
+
+describeEachDatabase("backfill({ mode: 'batch' })", suite(true), { drivers: ["pglite", "node-postgres"] });
+describeEachDatabase("backfill({ mode: 'batch' })", suite(false), { drivers: ["postgres.js"] });
 
 describe("backfill({ mode: 'batch' }) options", () => {
   it("refuses a provider without a batch API and a store without batch jobs, naming the option", async () => {

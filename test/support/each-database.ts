@@ -1,5 +1,5 @@
 import { describe, it } from "vitest";
-import { type DatabaseFactory, databases } from "./databases.js";
+import { type DatabaseFactory, type DriverName, databases } from "./databases.js";
 
 let warned = false;
 
@@ -22,10 +22,11 @@ let warned = false;
 export function describeEachDatabase(
   title: string,
   suite: (database: DatabaseFactory) => void,
-  options: { readonly realServerOnly?: boolean } = {},
+  options: { readonly realServerOnly?: boolean; readonly drivers?: readonly DriverName[] } = {},
 ): void {
   for (const database of databases) {
     if (options.realServerOnly && !database.realServer) continue;
+    if (options.drivers && !options.drivers.includes(database.driver)) continue;
     const name = `${title} [${database.driver}]`;
     if (!database.unavailable) {
       describe(name, () => suite(database));
