@@ -12,7 +12,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { runExample } from "./support/run-example.js";
 
-const EXAMPLES = ["backfill-skills.ts", "openai-same-row.ts"];
+const EXAMPLES = ["backfill-skills.ts", "openai-same-row.ts", "batch-backfill.ts"];
 
 interface Target {
   readonly label: string;
