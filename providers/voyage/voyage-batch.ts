@@ -24,6 +24,8 @@ export interface VoyageBatchSettings {
   readonly timeoutMs: number;
   readonly fetch: typeof globalThis.fetch | undefined;
   readonly model: string;
+  /** The provider's own `inputType`, sent when a batch names none. */
+  readonly inputType: "document" | "query" | null;
   readonly truncation: boolean;
   readonly outputDimension: number | undefined;
   readonly outputDtype: VoyageOutputDtype;
@@ -201,7 +203,7 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
     createBatch: async (options) => {
       const requestParams = {
         model: s.model,
-        input_type: options.inputType ?? null,
+        input_type: options.inputType ?? s.inputType,
         truncation: s.truncation,
         encoding_format: "base64",
         ...(s.outputDimension === undefined ? {} : { output_dimension: s.outputDimension }),

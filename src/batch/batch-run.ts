@@ -233,7 +233,13 @@ export class BatchRun<Id> {
     let finished = false;
     for (const [jobId, tracked] of [...this.tracked]) {
       if (this.stopped) break;
-      tracked.info = await this.call(() => this.api.getBatch(tracked.info.id, { signal: this.signal }));
+      try {
+        tracked.info = await this.call(() => this.api.getBatch(tracked.info.id, { signal: this.signal }));
+      } catch (error) {
+        if (!(APICallError.isInstance(error) && error.reason === "not_found")) throw error;
+        // The provider no longer knows the batch (deleted, or another project's key): its rows go again.
+        tracked.info = { id: tracked.info.id, status: "failed", errors: [error.message] };
+      }
       this.emit("poll", { batch: this.progressOf(tracked) });
       if (!FINAL.has(tracked.info.status)) continue;
       await this.collect(tracked);
