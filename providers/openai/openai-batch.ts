@@ -2,15 +2,14 @@ import OpenAI from "openai";
 import type {
   BatchCallOptions,
   BatchEmbeddingApi,
-  BatchInfo,
   BatchOutputLine,
-  BatchStatus,
 } from "../../src/contracts/batch-embedding-api.js";
 import {
   type CallContext,
   callWithDeadline,
   capturingFetch,
   parseBatchOutputLine,
+  readBatchInfo,
   readJsonLines,
   transportCallError,
 } from "../../src/provider-utils/index.js";
@@ -37,31 +36,6 @@ export const OPENAI_BATCH_LIMITS = {
 
 /** Batches and files looked through when searching for one a killed run did not record. */
 const SEARCH_LIMIT = 1000;
-
-const STATUSES: ReadonlySet<string> = new Set<BatchStatus>([
-  "validating",
-  "in_progress",
-  "finalizing",
-  "completed",
-  "failed",
-  "expired",
-  "cancelling",
-  "cancelled",
-]);
-
-/** Reads the SDK's `Batch` into the engine's view of it. */
-function batchInfo(batch: OpenAI.Batches.Batch): BatchInfo {
-  const status = STATUSES.has(batch.status) ? (batch.status as BatchStatus) : "in_progress";
-  const counts = batch.request_counts;
-  return {
-    id: batch.id,
-    status,
-    outputFileId: batch.output_file_id ?? undefined,
-    errorFileId: batch.error_file_id ?? undefined,
-    counts: counts ? { total: counts.total, completed: counts.completed, failed: counts.failed } : undefined,
-    errors: batch.errors?.data?.map((e) => `${e.code ?? "error"}: ${e.message ?? ""}`.trim()),
-  };
-}
 
 /**
  * The OpenAI Batch API for embeddings, through the `openai` SDK with its retries off (the engine
@@ -148,7 +122,7 @@ export function openaiBatchApi(settings: OpenAIBatchSettings): BatchEmbeddingApi
       }),
     createBatch: (options) =>
       call("create", options, async (client, signal) =>
-        batchInfo(
+        readBatchInfo(
           await client.batches.create(
             {
               input_file_id: options.fileId,
@@ -164,14 +138,14 @@ export function openaiBatchApi(settings: OpenAIBatchSettings): BatchEmbeddingApi
       call("list batches", options, async (client, signal) => {
         let seen = 0;
         for await (const batch of client.batches.list({ limit: 100 }, { ...request, signal })) {
-          if (batch.metadata?.relay_job === jobId) return batchInfo(batch);
+          if (batch.metadata?.relay_job === jobId) return readBatchInfo(batch);
           if (++seen >= SEARCH_LIMIT) break;
         }
         return undefined;
       }),
     getBatch: (batchId, options) =>
       call("poll", options, async (client, signal) =>
-        batchInfo(await client.batches.retrieve(batchId, { ...request, signal })),
+        readBatchInfo(await client.batches.retrieve(batchId, { ...request, signal })),
       ),
     async *readFile(fileId, options): AsyncGenerator<BatchOutputLine> {
       const response = await call("download", options, (client, signal) =>

@@ -3,15 +3,16 @@ import type {
   BatchEmbeddingApi,
   BatchInfo,
   BatchOutputLine,
-  BatchStatus,
 } from "../../src/contracts/batch-embedding-api.js";
 import { APICallError } from "../../src/errors/api-call-error.js";
 import {
+  type BatchObject,
   type CallContext,
   callWithDeadline,
   type EmbeddingEncoding,
   httpCallError,
   parseBatchOutputLine,
+  readBatchInfo,
   readJsonLines,
   transportCallError,
 } from "../../src/provider-utils/index.js";
@@ -44,39 +45,6 @@ export const VOYAGE_BATCH_LIMITS = {
 
 const SEARCH_LIMIT = 1000;
 const PAGE = 100;
-
-const STATUSES: ReadonlySet<string> = new Set<BatchStatus>([
-  "validating",
-  "in_progress",
-  "finalizing",
-  "completed",
-  "failed",
-  "expired",
-  "cancelling",
-  "cancelled",
-]);
-
-interface VoyageBatch {
-  id: string;
-  status: string;
-  output_file_id?: string | null;
-  error_file_id?: string | null;
-  request_counts?: { total: number; completed: number; failed: number } | null;
-  errors?: { data?: Array<{ code?: string; message?: string }> } | null;
-  metadata?: Record<string, string> | null;
-}
-
-function batchInfo(batch: VoyageBatch): BatchInfo {
-  const counts = batch.request_counts;
-  return {
-    id: batch.id,
-    status: STATUSES.has(batch.status) ? (batch.status as BatchStatus) : "in_progress",
-    outputFileId: batch.output_file_id ?? undefined,
-    errorFileId: batch.error_file_id ?? undefined,
-    counts: counts ? { total: counts.total, completed: counts.completed, failed: counts.failed } : undefined,
-    errors: batch.errors?.data?.map((e) => `${e.code ?? "error"}: ${e.message ?? ""}`.trim()),
-  };
-}
 
 /**
  * Voyage's Batch API for `/v1/embeddings` (the `voyageai` SDK has no batch methods, so this sends
@@ -225,24 +193,24 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
         options,
         json,
       );
-      return batchInfo(batch as VoyageBatch);
+      return readBatchInfo(batch as BatchObject);
     },
     findBatch: (jobId, options) =>
-      search<VoyageBatch, BatchInfo>(
+      search<BatchObject, BatchInfo>(
         "list batches",
         "/batches",
-        (batch) => (batch.metadata?.relay_job === jobId ? batchInfo(batch) : undefined),
+        (batch) => (batch.metadata?.relay_job === jobId ? readBatchInfo(batch) : undefined),
         options,
       ),
     getBatch: async (batchId, options) =>
-      batchInfo(
+      readBatchInfo(
         (await send(
           "poll",
           `/batches/${encodeURIComponent(batchId)}`,
           { method: "GET" },
           options,
           json,
-        )) as VoyageBatch,
+        )) as BatchObject,
       ),
     async *readFile(fileId, options): AsyncGenerator<BatchOutputLine> {
       const path = `/files/${encodeURIComponent(fileId)}/content`;

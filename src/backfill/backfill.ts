@@ -8,7 +8,6 @@ import type {
 } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
 import { BackfillError } from "../errors/backfill-error.js";
-import { redactSecrets } from "../errors/redact.js";
 import { type Batch, BatchPlanner } from "./batch-planner.js";
 import { costOf } from "./cost.js";
 import { type BackfillOptions, type ResolvedBackfillOptions, resolveOptions } from "./options.js";
@@ -135,12 +134,7 @@ class BackfillRun<Id> {
   async run(): Promise<BackfillReport<Id>> {
     const { store, options: o } = this;
     const coverage = await store.coverage(this.target);
-    this.counters.pending =
-      o.reembed === "all"
-        ? coverage.total
-        : o.reembed === "stale"
-          ? coverage.missing + coverage.stale
-          : coverage.missing;
+    this.tally.countPending(coverage, o.reembed);
     this.emit("start");
     try {
       const pages = store.scan({
@@ -309,15 +303,7 @@ class BackfillRun<Id> {
       {
         limiter: this.limiter,
         signal: o.signal,
-        onFailure: (error) => {
-          if (APICallError.isInstance(error) && error.reason === "rate_limit") this.counters.rateLimited++;
-        },
-        onRetry: ({ error }) => {
-          this.counters.retries++;
-          this.emit("retry", {
-            message: redactSecrets(error instanceof Error ? error.message : String(error)),
-          });
-        },
+        ...this.tally.retryHooks((message) => this.emit("retry", { message })),
       },
     );
   }

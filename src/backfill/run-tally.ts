@@ -1,4 +1,7 @@
+import type { Coverage, ReembedMode } from "../contracts/embedding-store.js";
+import { APICallError } from "../errors/api-call-error.js";
 import { BackfillError } from "../errors/backfill-error.js";
+import { redactSecrets } from "../errors/redact.js";
 import { formatIds } from "./format-ids.js";
 import type { BackfillProgress, BackfillReport, SkippedRow, SkipReason } from "./report.js";
 
@@ -40,6 +43,35 @@ export class RunTally<Id> {
   private readonly skippedRows: SkippedRow<Id>[] = [];
 
   constructor(private readonly onProgress: ((event: BackfillProgress<Id>) => void) | undefined) {}
+
+  /** Sets `pending` from the store's coverage: the rows `reembed` makes pending. */
+  countPending(coverage: Coverage, reembed: ReembedMode): void {
+    this.counters.pending =
+      reembed === "all"
+        ? coverage.total
+        : reembed === "stale"
+          ? coverage.missing + coverage.stale
+          : coverage.missing;
+  }
+
+  /**
+   * The retry policy's hooks for a run: 429s and retries counted, each retry announced through
+   * `onRetry` with its reason, without secrets.
+   */
+  retryHooks(onRetry: (message: string) => void): {
+    onFailure: (error: unknown) => void;
+    onRetry: (event: { error: unknown }) => void;
+  } {
+    return {
+      onFailure: (error) => {
+        if (APICallError.isInstance(error) && error.reason === "rate_limit") this.counters.rateLimited++;
+      },
+      onRetry: ({ error }) => {
+        this.counters.retries++;
+        onRetry(redactSecrets(error instanceof Error ? error.message : String(error)));
+      },
+    };
+  }
 
   /** Counts rows as skipped for `reason` (the first 1,000 are kept by id). */
   skip(ids: readonly Id[], reason: SkipReason): void {

@@ -27,7 +27,6 @@ import { APICallError } from "../errors/api-call-error.js";
 import { BatchLineError, type BatchLineErrorReason } from "../errors/batch-line-error.js";
 import { DimensionMismatchError } from "../errors/dimension-mismatch-error.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
-import { redactSecrets } from "../errors/redact.js";
 import { RequestFile } from "./request-file.js";
 
 const FINAL: ReadonlySet<BatchStatus> = new Set(["completed", "failed", "expired", "cancelled"]);
@@ -155,12 +154,7 @@ export class BatchRun<Id> {
   async run(): Promise<BackfillReport<Id>> {
     const o = this.options;
     const coverage = await this.store.coverage(this.target);
-    this.counters.pending =
-      o.reembed === "all"
-        ? coverage.total
-        : o.reembed === "stale"
-          ? coverage.missing + coverage.stale
-          : coverage.missing;
+    this.tally.countPending(coverage, o.reembed);
     this.emit("start");
     try {
       await this.jobs.prepare(this.target, { signal: o.signal, create: !o.dryRun });
@@ -663,15 +657,7 @@ export class BatchRun<Id> {
       {
         limiter: this.limiter,
         signal: this.signal,
-        onFailure: (error) => {
-          if (APICallError.isInstance(error) && error.reason === "rate_limit") this.counters.rateLimited++;
-        },
-        onRetry: ({ error }) => {
-          this.counters.retries++;
-          this.emit("retry", {
-            message: redactSecrets(error instanceof Error ? error.message : String(error)),
-          });
-        },
+        ...this.tally.retryHooks((message) => this.emit("retry", { message })),
       },
     );
   }

@@ -1,4 +1,4 @@
-import type { BatchOutputLine } from "../contracts/batch-embedding-api.js";
+import type { BatchInfo, BatchOutputLine, BatchStatus } from "../contracts/batch-embedding-api.js";
 import { reasonForStatus } from "../errors/api-call-error.js";
 import { redactSecrets } from "../errors/redact.js";
 import type { EmbeddingEncoding } from "./base64.js";
@@ -125,4 +125,39 @@ export function parseBatchOutputLine(
     return { line, customId, error: { code, message: redactSecrets(message), status, reason } };
   }
   return { line, customId, invalid: "the line has neither a response nor an error" };
+}
+
+const STATUSES: ReadonlySet<string> = new Set<BatchStatus>([
+  "validating",
+  "in_progress",
+  "finalizing",
+  "completed",
+  "failed",
+  "expired",
+  "cancelling",
+  "cancelled",
+]);
+
+/** A batch object as OpenAI and Voyage return it (the SDK's `Batch` has the same fields). */
+export interface BatchObject {
+  readonly id: string;
+  readonly status: string;
+  readonly output_file_id?: string | null;
+  readonly error_file_id?: string | null;
+  readonly request_counts?: { total: number; completed: number; failed: number } | null;
+  readonly errors?: { data?: Array<{ code?: string | null; message?: string | null }> } | null;
+  readonly metadata?: Record<string, string> | null;
+}
+
+/** Reads a batch object into the engine's view of it; an unknown status counts as still running. */
+export function readBatchInfo(batch: BatchObject): BatchInfo {
+  const counts = batch.request_counts;
+  return {
+    id: batch.id,
+    status: STATUSES.has(batch.status) ? (batch.status as BatchStatus) : "in_progress",
+    outputFileId: batch.output_file_id ?? undefined,
+    errorFileId: batch.error_file_id ?? undefined,
+    counts: counts ? { total: counts.total, completed: counts.completed, failed: counts.failed } : undefined,
+    errors: batch.errors?.data?.map((e) => `${e.code ?? "error"}: ${e.message ?? ""}`.trim()),
+  };
 }
