@@ -153,11 +153,12 @@ export class BatchRun<Id> {
 
   async run(): Promise<BackfillReport<Id>> {
     const o = this.options;
+    // Like store.prepare(): a missing jobs table stops the run before any work, with the store's error.
+    await this.jobs.prepare(this.target, { signal: o.signal, create: !o.dryRun });
     const coverage = await this.store.coverage(this.target);
     this.tally.countPending(coverage, o.reembed);
     this.emit("start");
     try {
-      await this.jobs.prepare(this.target, { signal: o.signal, create: !o.dryRun });
       if (o.dryRun) {
         for (const job of await this.jobs.open(this.target)) this.countInFlight(job);
         await this.submitPending();

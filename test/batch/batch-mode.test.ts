@@ -7,6 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { drizzleStore } from "../../adapters/drizzle/index.js";
 import {
   BackfillError,
   type BackfillProgress,
@@ -20,6 +21,7 @@ import {
   itemStore,
   itemTables,
   itemText,
+  type KeyKind,
   OPENAI_MODEL,
   openai,
   queryRows,
@@ -30,9 +32,33 @@ import {
   verifyEmbeddings,
   voyage,
 } from "../reliability/harness.js";
-import { type DatabaseFactory, describeEachDatabase, type TestDatabase } from "../support/index.js";
+import {
+  type AnyDb,
+  type DatabaseFactory,
+  describeEachDatabase,
+  type TestDatabase,
+} from "../support/index.js";
 
 const ROWS = 24;
+/** The reliability suite's store options on the `batch` tables, lock off (tests share connections). */
+const itemStoreOptions = (db: AnyDb, keyed = itemTables("batch")) => {
+  const { items, embeddings } = keyed;
+  return {
+    db,
+    version: "1",
+    lock: false,
+    source: { table: items, key: items.id, text: itemText },
+    target: {
+      table: embeddings,
+      key: embeddings.itemId,
+      embedding: embeddings.embedding,
+      model: embeddings.model,
+      version: embeddings.modelVersion,
+      hash: embeddings.inputHash,
+    },
+  };
+};
+const itemStoreFor = (db: AnyDb) => drizzleStore(itemStoreOptions(db));
 const rows: ItemRow[] = Array.from({ length: ROWS }, (_, i) => seedRow(i + 1));
 const tables = itemTables("batch");
 /** Small lines and batches, fast polls: several batches of several lines from few rows. */
@@ -274,6 +300,98 @@ const suite = (full: boolean) => (database: DatabaseFactory) => {
 
 describeEachDatabase("backfill({ mode: 'batch' })", suite(true), { drivers: ["pglite", "node-postgres"] });
 describeEachDatabase("backfill({ mode: 'batch' })", suite(false), { drivers: ["postgres.js"] });
+
+/** Keys that do not round-trip through JavaScript numbers or plain text: bigints past 2^53, uuids, texts full of quotes. */
+const KEYS: Record<Exclude<KeyKind, "integer">, (i: number) => unknown> = {
+  bigint: (i) => 9_007_199_254_740_993n + BigInt(i) * 1_000_000_007n,
+  uuid: (i) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
+  text: (i) => [`k'${i}";--`, `{a,"b"} ${i}`, `$${i} %s \\x`, `😀 ${i}`][i % 4]!,
+};
+
+describeEachDatabase(
+  "batch jobs table",
+  (database) => {
+    let t: TestDatabase;
+    const msw = useEmulator("msw");
+    beforeAll(async () => {
+      t = await database.create();
+      for (const kind of Object.keys(KEYS) as (keyof typeof KEYS)[])
+        await t.exec(itemTables(`bkey_${kind}`, kind).ddl);
+    });
+    afterAll(() => t?.close());
+
+    for (const [kind, key] of Object.entries(KEYS)) {
+      it(`${kind} keys go through the jobs table and back exactly`, async () => {
+        const keyed = itemTables(`bkey_${kind}`, kind as KeyKind);
+        const seeded = Array.from({ length: 8 }, (_, i) => seedRow(i + 1, key(i + 1)));
+        await resetItems(t.db, keyed, seeded);
+        const run = (wait: boolean) =>
+          backfill({ ...BATCH, wait, provider: voyage(msw.voyageBaseURL), store: itemStore(t.db, keyed) });
+        expect((await run(false)).batch?.inFlight.rows).toBe(8);
+        expect(await run(true)).toMatchObject({ embedded: 8 });
+        expect(await verifyEmbeddings(t.db, keyed)).toMatchObject({ current: 8 });
+      });
+    }
+
+    it("batchJobs.create: false refuses a missing table with a StoreError naming it", async () => {
+      const store = drizzleStore({
+        ...itemStoreOptions(t.db, itemTables("bkey_text", "text")),
+        batchJobs: { table: "no_such_jobs", create: false },
+      });
+      const error = await rejectionOf(backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store }));
+      expect(error).toMatchObject({ name: "StoreError", reason: "schema" });
+      expect((error as Error).message).toContain("no_such_jobs");
+    });
+
+    if (database.realServer) {
+      it("two transactions finishing the same line: only the first gets it, the second waits and gets none", async () => {
+        const store = itemStoreFor(t.db);
+        const target = { provider: "voyage", model: "voyage-3.5", dimensions: 256 };
+        await store.batchJobs.prepare(target);
+        await store.batchJobs.create(
+          {
+            id: "job-x",
+            lines: [{ customId: "r1", done: false, items: [{ id: 1, hash: "h", position: 0 }] }],
+          },
+          target,
+        );
+        const other = await t.connect();
+        try {
+          const second = itemStoreFor(other.db);
+          let release!: () => void;
+          const held = new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          let firstGot: string[] = [];
+          const first = store.transaction(async (tx) => {
+            firstGot = await tx.batchJobs.finish("job-x", ["r1"]);
+            await held;
+          });
+          while (firstGot.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          const racing = second.transaction((tx) => tx.batchJobs.finish("job-x", ["r1"]));
+          // Let the first commit only once the second is blocked on the line's row lock.
+          const deadline = Date.now() + 10_000;
+          for (;;) {
+            const [row] = await queryRows<{ n: number }>(
+              t.db,
+              sql`select count(*)::int as n from pg_locks where not granted`,
+            );
+            if (row!.n > 0 || Date.now() > deadline) break;
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+          release();
+          await first;
+          expect(firstGot).toEqual(["r1"]);
+          expect(await racing).toEqual([]);
+        } finally {
+          await other.close();
+          await store.batchJobs.remove("job-x");
+        }
+      });
+    }
+  },
+  { drivers: ["pglite", "node-postgres"] },
+);
 
 describe("backfill({ mode: 'batch' }) options", () => {
   it("refuses a provider without a batch API and a store without batch jobs, naming the option", async () => {
