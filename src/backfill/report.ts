@@ -96,7 +96,7 @@ export interface BackfillProgress<Id = unknown> extends BackfillCounters {
   readonly concurrency: number;
   /** The rows of this event (`batch`, `skip`). */
   readonly ids?: readonly Id[];
-  /** For `retry`: what failed, without secrets. */
+  /** For `retry`: what failed; for `collect` of a batch that failed as a whole: why. Without secrets. */
   readonly message?: string;
   /** For `submit`, `poll` and `collect`: the batch. */
   readonly batch?: BatchProgress;

@@ -27,6 +27,7 @@ import { APICallError } from "../errors/api-call-error.js";
 import { BatchLineError, type BatchLineErrorReason } from "../errors/batch-line-error.js";
 import { DimensionMismatchError } from "../errors/dimension-mismatch-error.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
+import { redactSecrets } from "../errors/redact.js";
 import { RequestFile } from "./request-file.js";
 
 const FINAL: ReadonlySet<BatchStatus> = new Set(["completed", "failed", "expired", "cancelled"]);
@@ -311,7 +312,9 @@ export class BatchRun<Id> {
     await this.jobs.remove(job.id);
     this.stats.collected.batches++;
     this.stats.collected.rows += job.rows;
-    this.emit("collect", { batch: this.progressOf(tracked) });
+    // A batch that failed as a whole says why (a refused file, an unknown model…): show it.
+    const message = info.errors?.length ? redactSecrets(info.errors.join("; ")) : undefined;
+    this.emit("collect", { batch: this.progressOf(tracked), ...(message ? { message } : {}) });
   }
 
   /**

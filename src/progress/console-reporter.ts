@@ -142,10 +142,12 @@ export function consoleReporter<Id = unknown>(
           print(
             `Batch ${b.id} ${b.status}: ${number.format(b.completed)}/${number.format(b.lines)} lines${failed} · waited ${duration(b.waitingMs)}`,
           );
-        } else
+        } else {
+          const why = e.message ? ` (${e.message})` : "";
           print(
-            `Collected batch ${b.id} (${b.status}): ${number.format(e.embedded)} embedded so far${failed}`,
+            `Collected batch ${b.id} (${b.status}${why}): ${number.format(e.embedded)} embedded so far${failed}`,
           );
+        }
         return;
       }
       case "skip":

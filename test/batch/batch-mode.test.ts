@@ -215,15 +215,23 @@ const suite = (full: boolean) => (database: DatabaseFactory) => {
     const e = msw.emulator;
     e.injectBatch({ type: "fail" });
     e.injectBatch({ type: "fail" });
+    const messages: string[] = [];
     const report = await backfill({
       ...BATCH,
       maxInputsPerBatch: 100,
       batchRounds: 2,
       provider: voyage(msw.voyageBaseURL),
       store: store(),
+      onProgress: (event) => {
+        if (event.type === "collect" && event.message) messages.push(event.message);
+      },
     });
     expect(report).toMatchObject({ embedded: 0, failed: 0 });
     expect(report.batch).toMatchObject({ submitted: { batches: 2 }, unfinished: 2 });
+    expect(messages).toEqual([
+      "invalid_file: The batch input file could not be processed.",
+      "invalid_file: The batch input file could not be processed.",
+    ]);
     expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ current: 0, pending: ROWS });
     const next = await backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store: store() });
     expect(next).toMatchObject({ embedded: ROWS });
