@@ -124,26 +124,21 @@ function batchCrashTests(backend: () => Backend) {
     async () => {
       const last = await run(backend(), i++);
       expect(last.code, last.output).toBe(0);
-      expect(await backend().use((db) => verifyEmbeddings(db, tables))).toMatchObject({
-        rows: ROWS,
-        current: ROWS,
-      });
-      const twice = await backend().use((db) =>
-        queryRows(
+      // One look at the database (on PGlite each opening costs a WASM start).
+      const { verified, twice, written, jobs } = await backend().use(async (db) => ({
+        verified: await verifyEmbeddings(db, tables),
+        twice: await queryRows(
           db,
           sql`select item_id, count(*)::int as n from rel_write_log_bcrash group by item_id having count(*) > 1`,
         ),
-      );
+        written: await queryRows<{ n: number }>(db, sql`select count(*)::int as n from rel_write_log_bcrash`),
+        jobs: await queryRows<{ n: number }>(db, sql`select count(*)::int as n from relay_embedding_batches`),
+      }));
+      expect(verified).toMatchObject({ rows: ROWS, current: ROWS });
       expect(twice, "rows written more than once").toEqual([]);
-      const written = await backend().use((db) =>
-        queryRows<{ n: number }>(db, sql`select count(*)::int as n from rel_write_log_bcrash`),
-      );
       expect(written[0]!.n).toBe(ROWS);
       expect(emulator.stats.batch).toMatchObject({ uploads: 3, uploadedLines: LINES, batchesCreated: 3 });
       expect(emulator.storedFiles).toBe(0);
-      const jobs = await backend().use((db) =>
-        queryRows<{ n: number }>(db, sql`select count(*)::int as n from relay_embedding_batches`),
-      );
       expect(jobs[0]!.n).toBe(0);
     },
     STEP_DEADLINE_MS,
