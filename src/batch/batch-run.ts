@@ -212,16 +212,34 @@ export class BatchRun<Id> {
   }
 
   private async createBatch(jobId: string, fileId: string): Promise<BatchInfo> {
-    const info = await this.call(async (attempt) => {
-      // A create whose answer was lost may have created the batch: look before creating another.
-      const found = attempt > 1 ? await this.api.findBatch(jobId, { signal: this.signal }) : undefined;
-      return (
-        found ??
-        this.api.createBatch({ fileId, jobId, inputType: this.options.inputType, signal: this.signal })
-      );
-    });
+    let info: BatchInfo;
+    try {
+      info = await this.call(async (attempt) => {
+        // A create whose answer was lost may have created the batch: look before creating another.
+        const found = attempt > 1 ? await this.api.findBatch(jobId, { signal: this.signal }) : undefined;
+        return (
+          found ??
+          this.api.createBatch({ fileId, jobId, inputType: this.options.inputType, signal: this.signal })
+        );
+      });
+    } catch (error) {
+      // Refused for good (not a passing failure): a later run would be refused again, so the file is
+      // deleted and the job forgotten; its rows are pending again.
+      if (this.refusedForGood(error)) await this.abandon(jobId, fileId);
+      throw error;
+    }
     await this.jobs.update(jobId, { state: "submitted", batchId: info.id });
     return info;
+  }
+
+  private refusedForGood(error: unknown): boolean {
+    return !this.signal?.aborted && !(APICallError.isInstance(error) && error.isRetryable);
+  }
+
+  /** Deletes a job's request file (if any) and forgets the job, as best it can. */
+  private async abandon(jobId: string, fileId: string | undefined): Promise<void> {
+    if (fileId) await this.api.deleteFile(fileId, { signal: this.signal }).catch(() => {});
+    await this.jobs.remove(jobId).catch(() => {});
   }
 
   /** Polls every tracked batch once, collecting those that finished; whether any did. */
@@ -604,6 +622,9 @@ export class BatchRun<Id> {
         // An upload whose answer was lost may have arrived: look before uploading again.
         const found = attempt > 1 ? await this.api.findFile(name, { signal: this.signal }) : undefined;
         return found ?? this.api.uploadFile(blob, { name, signal: this.signal });
+      }).catch(async (error: unknown) => {
+        if (this.refusedForGood(error)) await this.abandon(jobId, undefined);
+        throw error;
       });
     } finally {
       await file!.dispose();

@@ -211,6 +211,26 @@ const suite = (full: boolean) => (database: DatabaseFactory) => {
     expect(await jobsLeft()).toBe(0);
   });
 
+  it("an upload or a batch refused for good stops the run and leaves no job and no file behind", async () => {
+    const e = msw.emulator;
+    // Request 1 is the upload, 2 the create.
+    e.inject("forbidden", { afterRequests: 1 });
+    const refused = await rejectionOf(
+      backfill({ ...BATCH, maxInputsPerBatch: 100, provider: voyage(msw.voyageBaseURL), store: store() }),
+    );
+    expect(BackfillError.isInstance(refused)).toBe(true);
+    expect((refused as BackfillError).cause).toMatchObject({ name: "APICallError", reason: "permission" });
+    e.inject("forbidden");
+    await rejectionOf(
+      backfill({ ...BATCH, maxInputsPerBatch: 100, provider: voyage(msw.voyageBaseURL), store: store() }),
+    );
+    expect(e.stats.batch).toMatchObject({ uploads: 1, batchesCreated: 0 });
+    expect(e.storedFiles, "the refused batch's file was deleted").toBe(0);
+    expect(await jobsLeft()).toBe(0);
+    const next = await backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store: store() });
+    expect(next).toMatchObject({ embedded: ROWS });
+  });
+
   it("rows of lines that keep failing stay pending after batchRounds", async () => {
     const e = msw.emulator;
     e.injectBatch({ type: "fail" });
