@@ -206,17 +206,19 @@ export class BatchRun<Id> {
     if (job.state === "submitted") {
       info = { id: job.batchId!, status: "validating" };
     } else {
-      info = await this.createBatch(job.id, fileId!);
+      // Killed between creating the batch and recording it? Then the batch exists: look first.
+      info = await this.createBatch(job.id, fileId!, true);
     }
     this.tracked.set(job.id, { job: { ...job, fileId, batchId: info.id, state: "submitted" }, info });
   }
 
-  private async createBatch(jobId: string, fileId: string): Promise<BatchInfo> {
+  private async createBatch(jobId: string, fileId: string, lookFirst = false): Promise<BatchInfo> {
     let info: BatchInfo;
     try {
       info = await this.call(async (attempt) => {
         // A create whose answer was lost may have created the batch: look before creating another.
-        const found = attempt > 1 ? await this.api.findBatch(jobId, { signal: this.signal }) : undefined;
+        const look = lookFirst || attempt > 1;
+        const found = look ? await this.api.findBatch(jobId, { signal: this.signal }) : undefined;
         return (
           found ??
           this.api.createBatch({ fileId, jobId, inputType: this.options.inputType, signal: this.signal })

@@ -231,6 +231,22 @@ const suite = (full: boolean) => (database: DatabaseFactory) => {
     expect(next).toMatchObject({ embedded: ROWS });
   });
 
+  it("a run that died between creating a batch and recording it: the next run finds that batch and creates none", async () => {
+    const e = msw.emulator;
+    const dying = store();
+    const update = dying.batchJobs.update.bind(dying.batchJobs);
+    dying.batchJobs.update = async (jobId, changes) => {
+      if (changes.state === "submitted") throw new Error("the process died here");
+      return update(jobId, changes);
+    };
+    const options = { ...BATCH, maxInputsPerBatch: 100, provider: voyage(msw.voyageBaseURL) };
+    await rejectionOf(backfill({ ...options, store: dying }));
+    expect(e.stats.batch).toMatchObject({ uploads: 1, batchesCreated: 1 });
+    const next = await backfill({ ...options, store: store() });
+    expect(e.stats.batch).toMatchObject({ uploads: 1, batchesCreated: 1 });
+    expect(next).toMatchObject({ embedded: ROWS });
+  });
+
   it("rows of lines that keep failing stay pending after batchRounds", async () => {
     const e = msw.emulator;
     e.injectBatch({ type: "fail" });
