@@ -4,9 +4,12 @@ import { defineConfig, type Options } from "tsup";
 // so `instanceof` holds between `@relay/embeddings` and its subpaths.
 const entry = {
   index: "src/index.ts",
+  "provider-utils": "src/provider-utils/index.ts",
   testing: "src/testing/index.ts",
+  "testing/msw": "src/testing/msw.ts",
   "providers/voyage": "providers/voyage/index.ts",
   "providers/openai": "providers/openai/index.ts",
+  "providers/ai-sdk": "providers/ai-sdk/index.ts",
   "adapters/drizzle": "adapters/drizzle/index.ts",
 };
 

@@ -6,8 +6,6 @@ export const BACKFILL_DEFAULTS = {
   concurrency: 4,
   /** Which rows are pending. */
   reembed: "stale",
-  /** What the texts are embedded as. */
-  inputType: "document",
   /** Rows per keyset page read from the store. */
   pageSize: 1000,
   /** Retries per request after the first attempt (429s are bounded by `maxRetryTimeMs` instead). */

@@ -19,6 +19,3 @@ export {
   consoleReporter,
   type ReporterStream,
 } from "./progress/console-reporter.js";
-// For people writing their own providers: decoding base64 vectors and reading rate-limit headers.
-export { decodeEmbedding, type EmbeddingEncoding } from "./provider-utils/base64.js";
-export { parseRateLimitHeaders } from "./provider-utils/rate-limit-headers.js";

@@ -1,28 +1,23 @@
 import OpenAI from "openai";
-import type {
-  BatchCallOptions,
-  BatchEmbeddingApi,
-  BatchOutputLine,
-} from "../../src/contracts/batch-embedding-api.js";
 import {
-  type CallContext,
-  callWithDeadline,
-  capturingFetch,
+  APICallError,
+  type BatchCallOptions,
+  type BatchEmbeddingApi,
+  type BatchOutputLine,
+} from "../../src/index.js";
+import {
+  type ApiConnection,
   parseBatchOutputLine,
   readBatchInfo,
   readJsonLines,
   transportCallError,
 } from "../../src/provider-utils/index.js";
-import { openaiCallError } from "./openai-error.js";
 
-/** What the batch API needs of the provider's settings. */
+/** What the batch API needs of the provider besides its connection. */
 export interface OpenAIBatchSettings {
-  readonly apiKey: string;
-  readonly baseURL: string;
-  readonly organization: string | undefined;
-  readonly timeoutMs: number;
-  readonly fetch: typeof globalThis.fetch | undefined;
   readonly model: string;
+  /** Sent as `OpenAI-Organization`. */
+  readonly organization: string | undefined;
   /** Sent as `dimensions` in every request line, when set. */
   readonly dimensions: number | undefined;
 }
@@ -43,54 +38,31 @@ const SEARCH_LIMIT = 1000;
  * vectors, `files.create({ purpose: "batch" })`, `batches.create({ completion_window: "24h" })` with
  * the job id in the metadata, `files.content()` streamed line by line.
  */
-export function openaiBatchApi(settings: OpenAIBatchSettings): BatchEmbeddingApi {
+export function openaiBatchApi(api: ApiConnection, settings: OpenAIBatchSettings): BatchEmbeddingApi {
   const s = settings;
-  const timeout = Math.max(1, Math.ceil(s.timeoutMs));
 
-  /** Runs one SDK call with a client whose fetch is watched, mapping what it throws. */
+  /** Runs one SDK call on the connection (deadline, abort, error mapping, key redaction). */
   const call = <T>(
-    what: string,
+    path: string,
     options: BatchCallOptions | undefined,
-    run: (client: OpenAI, signal: AbortSignal) => Promise<T>,
-  ): Promise<T> => {
-    const ctx: CallContext = {
-      provider: "openai",
-      label: `OpenAI batch (${what})`,
-      model: s.model,
-      url: s.baseURL,
-      timeoutMs: s.timeoutMs,
-      hints: {
-        authentication: "The API key was refused: check `apiKey` (or OPENAI_API_KEY).",
-        permission: "The API key may not use the Batch API or Files API of this project.",
-      },
-    };
-    return callWithDeadline(
-      async (signal) => {
-        const { fetch, exchange } = capturingFetch(() => s.fetch ?? globalThis.fetch);
+    run: (client: OpenAI, request: { signal: AbortSignal; timeout: number; maxRetries: 0 }) => Promise<T>,
+  ): Promise<T> =>
+    api.call(
+      { model: s.model, path, signal: options?.signal },
+      async ({ apiKey, baseURL, fetch, signal, timeoutMs }) => {
         // The SDK probes a fetch without `Response` for FormData support by fetching `data:,`: skip that.
         Object.assign(fetch, { Response });
         const client = new OpenAI({
-          apiKey: s.apiKey,
-          baseURL: s.baseURL,
+          apiKey,
+          baseURL,
           organization: s.organization,
-          timeout,
+          timeout: timeoutMs,
           maxRetries: 0,
           fetch,
         });
-        try {
-          return await run(client, signal);
-        } catch (error) {
-          throw await openaiCallError(error, exchange, ctx);
-        }
-      },
-      {
-        signal: options?.signal,
-        timeoutMs: s.timeoutMs,
-        onTimeout: () => transportCallError(ctx, "timeout"),
+        return run(client, { signal, timeout: timeoutMs, maxRetries: 0 });
       },
     );
-  };
-  const request = { timeout, maxRetries: 0 };
   const source = { provider: "openai", label: "OpenAI", model: s.model };
 
   return {
@@ -107,21 +79,21 @@ export function openaiBatchApi(settings: OpenAIBatchSettings): BatchEmbeddingApi
       return JSON.stringify({ custom_id: customId, method: "POST", url: "/v1/embeddings", body });
     },
     uploadFile: (file, options) =>
-      call("upload", options, async (client, signal) => {
+      call("/files", options, async (client, request) => {
         const upload = new File([file], options.name, { type: "application/jsonl" });
-        return (await client.files.create({ file: upload, purpose: "batch" }, { ...request, signal })).id;
+        return (await client.files.create({ file: upload, purpose: "batch" }, request)).id;
       }),
     findFile: (name, options) =>
-      call("list files", options, async (client, signal) => {
+      call("/files", options, async (client, request) => {
         let seen = 0;
-        for await (const file of client.files.list({ purpose: "batch" }, { ...request, signal })) {
+        for await (const file of client.files.list({ purpose: "batch" }, request)) {
           if (file.filename === name) return file.id;
           if (++seen >= SEARCH_LIMIT) break;
         }
         return undefined;
       }),
     createBatch: (options) =>
-      call("create", options, async (client, signal) =>
+      call("/batches", options, async (client, request) =>
         readBatchInfo(
           await client.batches.create(
             {
@@ -130,39 +102,39 @@ export function openaiBatchApi(settings: OpenAIBatchSettings): BatchEmbeddingApi
               completion_window: "24h",
               metadata: { relay_job: options.jobId },
             },
-            { ...request, signal },
+            request,
           ),
         ),
       ),
     findBatch: (jobId, options) =>
-      call("list batches", options, async (client, signal) => {
+      call("/batches", options, async (client, request) => {
         let seen = 0;
-        for await (const batch of client.batches.list({ limit: 100 }, { ...request, signal })) {
+        for await (const batch of client.batches.list({ limit: 100 }, request)) {
           if (batch.metadata?.relay_job === jobId) return readBatchInfo(batch);
           if (++seen >= SEARCH_LIMIT) break;
         }
         return undefined;
       }),
     getBatch: (batchId, options) =>
-      call("poll", options, async (client, signal) =>
-        readBatchInfo(await client.batches.retrieve(batchId, { ...request, signal })),
+      call(`/batches/${batchId}`, options, async (client, request) =>
+        readBatchInfo(await client.batches.retrieve(batchId, request)),
       ),
     async *readFile(fileId, options): AsyncGenerator<BatchOutputLine> {
-      const response = await call("download", options, (client, signal) =>
-        client.files.content(fileId, { ...request, signal }),
-      );
+      const path = `/files/${fileId}/content`;
+      const response = await call(path, options, (client, request) => client.files.content(fileId, request));
       if (!response.body) return;
       const lines = readJsonLines(response.body, {
-        idleTimeoutMs: s.timeoutMs,
+        idleTimeoutMs: api.timeoutMs,
         signal: options?.signal,
         onIdle: () =>
           transportCallError(
             {
               provider: "openai",
-              label: "OpenAI batch (download)",
+              label: api.label,
               model: s.model,
-              url: s.baseURL,
-              timeoutMs: s.timeoutMs,
+              url: `${api.baseURL}${path}`,
+              timeoutMs: api.timeoutMs,
+              redact: api.redact,
             },
             "timeout",
           ),
@@ -171,12 +143,10 @@ export function openaiBatchApi(settings: OpenAIBatchSettings): BatchEmbeddingApi
     },
     deleteFile: async (fileId, options) => {
       try {
-        await call("delete", options, (client, signal) =>
-          client.files.delete(fileId, { ...request, signal }),
-        );
+        await call(`/files/${fileId}`, options, (client, request) => client.files.delete(fileId, request));
       } catch (error) {
         // Already gone (deleted before a crash, or expired): nothing left to delete.
-        if ((error as { status?: unknown })?.status !== 404) throw error;
+        if (!(APICallError.isInstance(error) && error.status === 404)) throw error;
       }
     },
   };

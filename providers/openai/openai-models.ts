@@ -1,4 +1,4 @@
-import type { EmbeddingProviderLimits } from "../../src/contracts/embedding-provider.js";
+import type { EmbeddingProviderLimits } from "../../src/index.js";
 
 /** What the library knows about one OpenAI embedding model. */
 export interface OpenAIModelFacts {

@@ -1,4 +1,4 @@
-import type { EmbeddingProviderLimits } from "../../src/contracts/embedding-provider.js";
+import type { EmbeddingProviderLimits } from "../../src/index.js";
 
 /** OpenAI embedding model ids the library knows; any other id (a deployment, a local model) works too. */
 export type OpenAIEmbeddingModelId =

@@ -1,42 +1,22 @@
-import OpenAI from "openai";
-import type { BatchEmbeddingApi } from "../../src/contracts/batch-embedding-api.js";
+import OpenAI, { APIConnectionTimeoutError, APIError } from "openai";
 import type {
+  BatchEmbeddingApi,
   EmbedCallOptions,
   EmbeddingProvider,
   EmbeddingProviderLimits,
   EmbedResult,
-} from "../../src/contracts/embedding-provider.js";
-import { InvalidOptionError } from "../../src/errors/invalid-option-error.js";
-import { registerSecret } from "../../src/errors/redact.js";
+} from "../../src/index.js";
+import { InvalidOptionError } from "../../src/index.js";
 import {
-  baseURLOption,
-  type CallContext,
-  callWithDeadline,
-  capturingFetch,
-  loadApiKey,
+  type ApiConnection,
+  apiConnection,
   mergeLimits,
   optionalPositiveInteger,
-  parseRateLimitHeaders,
-  readEmbeddings,
-  readUsage,
-  timeoutOption,
-  transportCallError,
+  type SdkErrorInfo,
 } from "../../src/provider-utils/index.js";
 import { openaiBatchApi } from "./openai-batch.js";
-import { openaiCallError } from "./openai-error.js";
 import { OPENAI_LIMITS, OPENAI_MODELS, UNKNOWN_OPENAI_MODEL_LIMITS } from "./openai-models.js";
 import type { OpenAIProviderOptions } from "./openai-options.js";
-
-const DEFAULT_BASE_URL = "https://api.openai.com/v1";
-
-interface Settings {
-  readonly apiKey: string;
-  readonly baseURL: string;
-  readonly organization: string | undefined;
-  readonly timeoutMs: number;
-  readonly sendDimensions: boolean;
-  readonly fetch: typeof globalThis.fetch | undefined;
-}
 
 function resolveDimensions(options: OpenAIProviderOptions): { dimensions: number; send: boolean } {
   const facts = OPENAI_MODELS[options.model];
@@ -69,6 +49,22 @@ function resolveDimensions(options: OpenAIProviderOptions): { dimensions: number
   return { dimensions: requested, send: options.sendDimensions ?? facts.flexibleDimensions };
 }
 
+/**
+ * What the SDK's errors know. `APIError.error` keeps only an OpenAI-shaped `{ error }`: the raw body
+ * the connection's fetch saw is preferred (OpenAI-compatible servers put their message elsewhere).
+ */
+function readOpenAIError(error: unknown): SdkErrorInfo {
+  if (error instanceof APIConnectionTimeoutError) return { timeout: true };
+  if (error instanceof APIError && typeof error.status === "number") {
+    return {
+      status: error.status,
+      headers: error.headers,
+      body: error.error ? { error: error.error } : undefined,
+    };
+  }
+  return {};
+}
+
 class OpenAIEmbeddingProvider implements EmbeddingProvider {
   readonly provider = "openai";
   readonly model: string;
@@ -77,14 +73,30 @@ class OpenAIEmbeddingProvider implements EmbeddingProvider {
   readonly truncates = false;
   readonly supportsParallelCalls = true;
   readonly batch: BatchEmbeddingApi;
-  readonly #settings: Settings;
+  readonly #api: ApiConnection;
+  readonly #organization: string | undefined;
+  readonly #sendDimensions: boolean;
 
   constructor(options: OpenAIProviderOptions) {
     if (!options || typeof options.model !== "string" || options.model.trim() === "") {
       throw new InvalidOptionError("model", 'an embedding model id such as "text-embedding-3-small"');
     }
-    const apiKey = loadApiKey(options.apiKey, "OPENAI_API_KEY", "OpenAI");
-    registerSecret(apiKey);
+    this.#api = apiConnection({
+      provider: this.provider,
+      label: "OpenAI",
+      apiKey: options.apiKey,
+      apiKeyEnv: "OPENAI_API_KEY",
+      baseURL: options.baseURL,
+      baseURLEnv: "OPENAI_BASE_URL",
+      defaultBaseURL: "https://api.openai.com/v1",
+      timeoutMs: options.timeoutMs,
+      fetch: options.fetch,
+      readError: readOpenAIError,
+      hints: {
+        authentication: "The API key was refused: check `apiKey` (or OPENAI_API_KEY).",
+        permission: "The API key may not do this: check its project, organization and model access.",
+      },
+    });
     const { dimensions, send } = resolveDimensions(options);
     this.model = options.model;
     this.dimensions = dimensions;
@@ -92,80 +104,49 @@ class OpenAIEmbeddingProvider implements EmbeddingProvider {
       OPENAI_MODELS[options.model] ? OPENAI_LIMITS : UNKNOWN_OPENAI_MODEL_LIMITS,
       options.limits,
     );
-    const envBaseURL = typeof process === "undefined" ? undefined : process.env.OPENAI_BASE_URL;
-    this.#settings = {
-      apiKey,
-      baseURL: baseURLOption(options.baseURL ?? (envBaseURL || undefined), DEFAULT_BASE_URL),
+    this.#organization = options.organization;
+    this.#sendDimensions = send;
+    this.batch = openaiBatchApi(this.#api, {
+      model: this.model,
       organization: options.organization,
-      timeoutMs: timeoutOption("timeoutMs", options.timeoutMs, 60_000),
-      sendDimensions: send,
-      fetch: options.fetch,
-    };
-    const s = this.#settings;
-    this.batch = openaiBatchApi({ ...s, model: this.model, dimensions: send ? dimensions : undefined });
+      dimensions: send ? dimensions : undefined,
+    });
   }
 
-  async embed(texts: readonly string[], options: EmbedCallOptions = {}): Promise<EmbedResult> {
-    const s = this.#settings;
-    const ctx: CallContext = {
-      provider: this.provider,
-      label: "OpenAI",
-      model: this.model,
-      url: `${s.baseURL}/embeddings`,
-      timeoutMs: s.timeoutMs,
-      hints: {
-        authentication: "The API key was refused: check `apiKey` (or OPENAI_API_KEY).",
-        permission: "The API key may not do this: check its project, organization and model access.",
-      },
-    };
-    const timeout = Math.max(1, Math.ceil(s.timeoutMs));
-    return callWithDeadline(
-      async (signal) => {
-        // A client per request, so the wrapped fetch sees this request's exchange only.
-        const { fetch, exchange } = capturingFetch(() => s.fetch ?? globalThis.fetch);
-        const client = new OpenAI({
-          apiKey: s.apiKey,
-          baseURL: s.baseURL,
-          organization: s.organization,
-          timeout,
-          maxRetries: 0,
-          fetch,
-        });
-        let result: { data: unknown; response: Response };
-        try {
-          result = await client.embeddings
-            .create(
-              {
-                model: this.model,
-                input: [...texts],
-                // Asked for explicitly, so the SDK leaves decoding to us: some compatible servers
-                // ignore it and send float arrays, which the SDK's decoder would shrink to a quarter.
-                encoding_format: "base64",
-                ...(s.sendDimensions ? { dimensions: this.dimensions } : {}),
-              },
-              { signal, timeout, maxRetries: 0 },
-            )
-            .withResponse();
-        } catch (error) {
-          throw await openaiCallError(error, exchange, ctx);
-        }
-        const source = { provider: this.provider, label: "OpenAI", model: this.model };
-        return {
-          embeddings: readEmbeddings(result.data, texts.length, "float32", source),
-          usage: readUsage(result.data),
-          rateLimit: parseRateLimitHeaders(result.response.headers),
-        };
-      },
-      { signal: options.signal, timeoutMs: s.timeoutMs, onTimeout: () => transportCallError(ctx, "timeout") },
-    );
+  embed(texts: readonly string[], options: EmbedCallOptions = {}): Promise<EmbedResult> {
+    const request = { model: this.model, inputCount: texts.length, signal: options.signal };
+    return this.#api.embed(request, async ({ apiKey, baseURL, fetch, signal, timeoutMs }) => {
+      const client = new OpenAI({
+        apiKey,
+        baseURL,
+        organization: this.#organization,
+        timeout: timeoutMs,
+        maxRetries: 0,
+        fetch,
+      });
+      const { data, response } = await client.embeddings
+        .create(
+          {
+            model: this.model,
+            input: [...texts],
+            // Asked for explicitly, so the SDK leaves decoding to us: some compatible servers ignore
+            // it and send float arrays, which the SDK's decoder would shrink to a quarter.
+            encoding_format: "base64",
+            ...(this.#sendDimensions ? { dimensions: this.dimensions } : {}),
+          },
+          { signal, timeout: timeoutMs, maxRetries: 0 },
+        )
+        .withResponse();
+      return { body: data, headers: response.headers };
+    });
   }
 }
 
 /**
  * An {@link EmbeddingProvider} for OpenAI and OpenAI-compatible servers, built on the `openai` SDK
- * (a peer dependency, `^5 || ^6`; v6 for Node 20, v7 needs Node 22) with its retries off:
- * `backfill()` owns retries. Vectors are requested as base64 and decoded to `Float32Array`; float
- * arrays from servers that ignore `encoding_format` are used as they are.
+ * (a peer dependency: v5 or v6 on Node 20, v7 on Node ≥ 22) with its retries off: `backfill()` owns
+ * retries. Vectors are requested as base64 and decoded to `Float32Array`; float arrays from servers
+ * that ignore `encoding_format` are used as they are.
  * Throws {@link InvalidOptionError} at creation when the key is missing or an option is invalid.
  *
  * @example

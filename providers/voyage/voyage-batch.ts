@@ -1,16 +1,14 @@
-import type {
-  BatchCallOptions,
-  BatchEmbeddingApi,
-  BatchInfo,
-  BatchOutputLine,
-} from "../../src/contracts/batch-embedding-api.js";
-import { APICallError } from "../../src/errors/api-call-error.js";
 import {
+  APICallError,
+  type BatchCallOptions,
+  type BatchEmbeddingApi,
+  type BatchInfo,
+  type BatchOutputLine,
+} from "../../src/index.js";
+import {
+  type ApiConnection,
   type BatchObject,
-  type CallContext,
-  callWithDeadline,
   type EmbeddingEncoding,
-  httpCallError,
   parseBatchOutputLine,
   readBatchInfo,
   readJsonLines,
@@ -18,12 +16,8 @@ import {
 } from "../../src/provider-utils/index.js";
 import type { VoyageOutputDtype } from "./voyage-options.js";
 
-/** What the batch API needs of the provider's settings. */
+/** What the batch API needs of the provider besides its connection. */
 export interface VoyageBatchSettings {
-  readonly apiKey: string;
-  readonly baseURL: string;
-  readonly timeoutMs: number;
-  readonly fetch: typeof globalThis.fetch | undefined;
   readonly model: string;
   /** The provider's own `inputType`, sent when a batch names none. */
   readonly inputType: "document" | "query" | null;
@@ -52,37 +46,25 @@ const PAGE = 100;
  * the model and its options set once per batch in `request_params`, a 12-hour window, the job id
  * in the batch's metadata, output files streamed line by line.
  */
-export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi {
+export function voyageBatchApi(api: ApiConnection, settings: VoyageBatchSettings): BatchEmbeddingApi {
   const s = settings;
   const source = { provider: "voyage", label: "Voyage", model: s.model };
 
-  const context = (what: string, path: string): CallContext => ({
-    provider: "voyage",
-    label: `Voyage batch (${what})`,
-    model: s.model,
-    url: `${s.baseURL}${path}`,
-    timeoutMs: s.timeoutMs,
-    hints: {
-      authentication: "The API key was refused: check `apiKey` (or VOYAGE_API_KEY).",
-      permission:
-        "The API key may not do this: batch jobs belong to the project of the key that created them, and keys starting `al-` and `pa-` belong to different API hosts.",
-      not_found: "Unknown batch or file, or no batch API at `baseURL` (it must include /v1).",
-    },
-  });
-
-  /** One HTTP exchange; a non-2xx answer becomes an `APICallError`. Resolves to the response. */
+  /**
+   * One HTTP exchange on the connection (deadline, abort, error mapping, key redaction): a non-2xx
+   * answer is thrown, and the connection reads its status, headers and body from what it saw.
+   */
   const send = (
-    what: string,
     path: string,
     init: { method: string; body?: BodyInit; json?: unknown },
     options: BatchCallOptions | undefined,
     read: (response: Response) => Promise<unknown>,
-  ): Promise<any> => {
-    const ctx = context(what, path);
-    return callWithDeadline(
-      async (signal) => {
+  ): Promise<any> =>
+    api.call(
+      { model: s.model, path, signal: options?.signal },
+      async ({ apiKey, baseURL, fetch, signal }) => {
         const headers: Record<string, string> = {
-          authorization: `Bearer ${s.apiKey}`,
+          authorization: `Bearer ${apiKey}`,
           accept: "application/json",
         };
         let body = init.body;
@@ -90,40 +72,15 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
           headers["content-type"] = "application/json";
           body = JSON.stringify(init.json);
         }
-        let response: Response;
-        try {
-          response = await (s.fetch ?? globalThis.fetch)(ctx.url, {
-            method: init.method,
-            headers,
-            body,
-            signal,
-          });
-        } catch (error) {
-          throw transportCallError(ctx, "connection", error);
-        }
-        if (!response.ok) {
-          const text = await response.text().catch(() => undefined);
-          throw httpCallError(ctx, { status: response.status, headers: response.headers, text });
-        }
-        try {
-          return await read(response);
-        } catch (error) {
-          if (APICallError.isInstance(error)) throw error;
-          throw transportCallError(ctx, "connection", error);
-        }
-      },
-      {
-        signal: options?.signal,
-        timeoutMs: s.timeoutMs,
-        onTimeout: () => transportCallError(ctx, "timeout"),
+        const response = await fetch(`${baseURL}${path}`, { method: init.method, headers, body, signal });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return read(response);
       },
     );
-  };
   const json = (response: Response) => response.json();
 
   /** Pages through a list endpoint until `match` finds something or the search limit is reached. */
   const search = async <T extends { id: string }, R>(
-    what: string,
     path: string,
     match: (item: T) => R | undefined,
     options: BatchCallOptions | undefined,
@@ -131,7 +88,7 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
     let after: string | undefined;
     for (let seen = 0; seen < SEARCH_LIMIT; ) {
       const query = `${path}${path.includes("?") ? "&" : "?"}limit=${PAGE}${after ? `&after=${encodeURIComponent(after)}` : ""}`;
-      const page = (await send(what, query, { method: "GET" }, options, json)) as {
+      const page = (await send(query, { method: "GET" }, options, json)) as {
         data?: T[];
         has_more?: boolean;
       };
@@ -156,14 +113,13 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
       const form = new FormData();
       form.append("purpose", "batch");
       form.append("file", file, options.name);
-      const uploaded = (await send("upload", "/files", { method: "POST", body: form }, options, json)) as {
+      const uploaded = (await send("/files", { method: "POST", body: form }, options, json)) as {
         id: string;
       };
       return uploaded.id;
     },
     findFile: (name, options) =>
       search<{ id: string; filename?: string }, string>(
-        "list files",
         "/files?purpose=batch&order=desc",
         (file) => (file.filename === name ? file.id : undefined),
         options,
@@ -178,7 +134,6 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
         ...(s.outputDtype === "float" ? {} : { output_dtype: s.outputDtype }),
       };
       const batch = await send(
-        "create",
         "/batches",
         {
           method: "POST",
@@ -197,7 +152,6 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
     },
     findBatch: (jobId, options) =>
       search<BatchObject, BatchInfo>(
-        "list batches",
         "/batches",
         (batch) => (batch.metadata?.relay_job === jobId ? readBatchInfo(batch) : undefined),
         options,
@@ -205,7 +159,6 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
     getBatch: async (batchId, options) =>
       readBatchInfo(
         (await send(
-          "poll",
           `/batches/${encodeURIComponent(batchId)}`,
           { method: "GET" },
           options,
@@ -214,19 +167,29 @@ export function voyageBatchApi(settings: VoyageBatchSettings): BatchEmbeddingApi
       ),
     async *readFile(fileId, options): AsyncGenerator<BatchOutputLine> {
       const path = `/files/${encodeURIComponent(fileId)}/content`;
-      const response = (await send("download", path, { method: "GET" }, options, async (r) => r)) as Response;
+      const response = (await send(path, { method: "GET" }, options, async (r) => r)) as Response;
       if (!response.body) return;
       const lines = readJsonLines(response.body, {
-        idleTimeoutMs: s.timeoutMs,
+        idleTimeoutMs: api.timeoutMs,
         signal: options?.signal,
-        onIdle: () => transportCallError(context("download", path), "timeout"),
+        onIdle: () =>
+          transportCallError(
+            {
+              provider: "voyage",
+              label: api.label,
+              model: s.model,
+              url: `${api.baseURL}${path}`,
+              timeoutMs: api.timeoutMs,
+              redact: api.redact,
+            },
+            "timeout",
+          ),
       });
       for await (const { line, text } of lines) yield parseBatchOutputLine(text, line, s.encoding, source);
     },
     deleteFile: async (fileId, options) => {
       try {
         await send(
-          "delete",
           `/files/${encodeURIComponent(fileId)}`,
           { method: "DELETE" },
           options,

@@ -1,6 +1,9 @@
-import type { EmbeddingProviderLimits } from "../../src/contracts/embedding-provider.js";
+import type { EmbeddingProviderLimits } from "../../src/index.js";
 
-/** What the library knows about one Voyage model. One table drives limits, dimensions and validation. */
+/**
+ * What the library knows about one Voyage model. One table drives the provider's limits, dimensions
+ * and option checks, and what the testing kit's emulator accepts.
+ */
 export interface VoyageModelFacts {
   /** Most tokens in one request, all inputs together. */
   readonly maxTokensPerRequest: number;
@@ -39,7 +42,11 @@ const fixed = (
   quantization: false,
 });
 
-/** Models by id. Token limits per request: 1M (lite), 320K (standard), 120K (large, domain). */
+/**
+ * Models by id, from Voyage's documentation. Tokens per request: 1M (the lite models), 320K
+ * (voyage-4, voyage-3.5, voyage-3, voyage-2), 120K (the large and domain models). Context per input:
+ * 32K, except voyage-law-2 and voyage-code-2 (16K) and voyage-2 (4K).
+ */
 export const VOYAGE_MODELS: Readonly<Record<string, VoyageModelFacts>> = {
   "voyage-4-large": flexible(120_000),
   "voyage-4": flexible(320_000),
@@ -48,12 +55,13 @@ export const VOYAGE_MODELS: Readonly<Record<string, VoyageModelFacts>> = {
   "voyage-3.5-lite": flexible(1_000_000),
   "voyage-3-large": flexible(120_000),
   "voyage-code-3": flexible(120_000),
+  "voyage-3": fixed(320_000, 32_000, 1024),
+  "voyage-3-lite": fixed(1_000_000, 32_000, 512),
   "voyage-finance-2": fixed(120_000, 32_000, 1024),
+  "voyage-multilingual-2": fixed(120_000, 32_000, 1024),
   "voyage-law-2": fixed(120_000, 16_000, 1024),
-  // Not in the current token-limit table; its old documented limit (with voyage-law-2) was 120K.
   "voyage-code-2": fixed(120_000, 16_000, 1536),
-  // voyage-2's context is 4,000 tokens (its model card), not the 32K of current models: declaring
-  // less than the API enforces is safe, declaring more makes `truncation: false` requests fail.
+  // voyage-2's context is 4,000 tokens (its model card), not the 32K of later models.
   "voyage-2": fixed(320_000, 4_000, 1024),
 };
 

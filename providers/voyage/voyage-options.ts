@@ -1,4 +1,4 @@
-import type { EmbeddingProviderLimits, InputType } from "../../src/contracts/embedding-provider.js";
+import type { EmbeddingProviderLimits, InputType } from "../../src/index.js";
 
 /** Voyage embedding model ids the library knows the limits and dimensions of; any other id works too. */
 export type VoyageEmbeddingModelId =
@@ -35,8 +35,9 @@ export interface VoyageProviderOptions {
    */
   model: VoyageEmbeddingModelId;
   /**
-   * What texts are embedded as, when `embed()` is not told: Voyage prepends a retrieval prompt for
-   * `"query"` and `"document"`; `null` sends none.
+   * What texts are embedded as, when `embed()` is not told (`backfill()` tells it only when given
+   * its own `inputType`): Voyage prepends a retrieval prompt for `"query"` and `"document"`; `null`
+   * sends none.
    * @default "document"
    */
   inputType?: InputType | null;
@@ -62,7 +63,7 @@ export interface VoyageProviderOptions {
   /**
    * API base URL, with its version path. Keys starting `al-` and keys starting `pa-` belong to
    * different hosts: use the base URL of the host that issued the key.
-   * @default "https://api.voyageai.com/v1"
+   * @default process.env.VOYAGE_BASE_URL ?? "https://api.voyageai.com/v1"
    */
   baseURL?: string;
   /**

@@ -1,35 +1,25 @@
 import { VoyageAIClient } from "voyageai";
-import type { BatchEmbeddingApi } from "../../src/contracts/batch-embedding-api.js";
 import type {
+  BatchEmbeddingApi,
   EmbedCallOptions,
   EmbeddingProvider,
   EmbeddingProviderLimits,
   EmbedResult,
   InputType,
-} from "../../src/contracts/embedding-provider.js";
-import { InvalidOptionError } from "../../src/errors/invalid-option-error.js";
-import { registerSecret } from "../../src/errors/redact.js";
+} from "../../src/index.js";
+import { InvalidOptionError } from "../../src/index.js";
 import {
-  baseURLOption,
-  type CallContext,
-  callWithDeadline,
-  capturingFetch,
+  type ApiConnection,
+  apiConnection,
   type EmbeddingEncoding,
-  loadApiKey,
   mergeLimits,
   optionalPositiveInteger,
-  parseRateLimitHeaders,
-  readEmbeddings,
-  readUsage,
-  timeoutOption,
-  transportCallError,
+  type SdkErrorInfo,
 } from "../../src/provider-utils/index.js";
 import { voyageBatchApi } from "./voyage-batch.js";
-import { voyageCallError } from "./voyage-error.js";
 import { UNKNOWN_VOYAGE_MODEL_LIMITS, VOYAGE_MAX_INPUTS, VOYAGE_MODELS } from "./voyage-models.js";
 import type { VoyageOutputDtype, VoyageProviderOptions } from "./voyage-options.js";
 
-const DEFAULT_BASE_URL = "https://api.voyageai.com/v1";
 const DTYPES: readonly VoyageOutputDtype[] = ["float", "int8", "uint8", "binary", "ubinary"];
 const ENCODING: Record<VoyageOutputDtype, EmbeddingEncoding> = {
   float: "float32",
@@ -39,14 +29,23 @@ const ENCODING: Record<VoyageOutputDtype, EmbeddingEncoding> = {
   ubinary: "uint8",
 };
 
-interface Settings {
-  readonly apiKey: string;
-  readonly baseURL: string;
-  readonly timeoutMs: number;
-  readonly inputType: InputType | null;
-  readonly outputDimension: number | undefined;
-  readonly outputDtype: VoyageOutputDtype;
-  readonly fetch: typeof globalThis.fetch | undefined;
+/** Reads what the `voyageai` SDK's `VoyageAIError` carries, without depending on its class identity. */
+function readVoyageError(error: unknown): SdkErrorInfo {
+  if (!error || typeof error !== "object") return {};
+  const e = error as {
+    name?: unknown;
+    statusCode?: unknown;
+    body?: unknown;
+    rawResponse?: { status?: unknown; headers?: unknown };
+  };
+  // A status of 0 in rawResponse means the SDK made no HTTP exchange of it: its headers are empty.
+  const real = typeof e.rawResponse?.status === "number" && e.rawResponse.status > 0;
+  return {
+    timeout: e.name === "VoyageAITimeoutError",
+    status: typeof e.statusCode === "number" ? e.statusCode : undefined,
+    body: e.body,
+    headers: real && e.rawResponse?.headers instanceof Headers ? e.rawResponse.headers : undefined,
+  };
 }
 
 function resolveDimensions(options: VoyageProviderOptions, dtype: VoyageOutputDtype): number {
@@ -97,15 +96,35 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
   readonly truncates: boolean;
   readonly supportsParallelCalls = true;
   readonly batch: BatchEmbeddingApi;
-  // An ES private field: not enumerable, not in JSON, not in console.log of the provider.
-  readonly #settings: Settings;
+  readonly #api: ApiConnection;
+  readonly #inputType: InputType | null;
+  readonly #outputDimension: number | undefined;
+  readonly #outputDtype: VoyageOutputDtype;
 
   constructor(options: VoyageProviderOptions) {
     if (!options || typeof options.model !== "string" || options.model.trim() === "") {
       throw new InvalidOptionError("model", 'a Voyage model id such as "voyage-3.5"');
     }
-    const apiKey = loadApiKey(options.apiKey, "VOYAGE_API_KEY", "Voyage");
-    registerSecret(apiKey);
+    this.#api = apiConnection({
+      provider: this.provider,
+      label: "Voyage",
+      apiKey: options.apiKey,
+      apiKeyEnv: "VOYAGE_API_KEY",
+      baseURL: options.baseURL,
+      baseURLEnv: "VOYAGE_BASE_URL",
+      defaultBaseURL: "https://api.voyageai.com/v1",
+      timeoutMs: options.timeoutMs,
+      fetch: options.fetch,
+      readError: readVoyageError,
+      hints: ({ baseURL, keyPrefix }) => ({
+        authentication: "The API key was refused: check `apiKey` (or VOYAGE_API_KEY).",
+        permission:
+          "The API key may not do this. Keys starting `al-` and keys starting `pa-` belong to different API hosts: " +
+          `set \`baseURL\` to the host that issued the key (this key starts \`${keyPrefix}\`, baseURL is ${baseURL}).`,
+        not_found:
+          "Unknown model or endpoint: check `model`, and that `baseURL` includes the version path (/v1).",
+      }),
+    });
     const outputDtype = options.outputDtype ?? "float";
     if (!DTYPES.includes(outputDtype)) {
       throw new InvalidOptionError("outputDtype", `one of ${DTYPES.join(", ")}, got ${String(outputDtype)}`);
@@ -131,86 +150,56 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
       options.limits,
     );
     this.truncates = options.truncation ?? true;
-    this.#settings = {
-      apiKey,
-      baseURL: baseURLOption(options.baseURL, DEFAULT_BASE_URL),
-      timeoutMs: timeoutOption("timeoutMs", options.timeoutMs, 60_000),
+    this.#inputType = inputType;
+    this.#outputDimension = options.outputDimension;
+    this.#outputDtype = outputDtype;
+    this.batch = voyageBatchApi(this.#api, {
+      model: this.model,
       inputType,
+      truncation: this.truncates,
       outputDimension: options.outputDimension,
       outputDtype,
-      fetch: options.fetch,
-    };
-    const s = this.#settings;
-    this.batch = voyageBatchApi({
-      ...s,
-      model: this.model,
-      truncation: this.truncates,
       encoding: ENCODING[outputDtype],
     });
   }
 
-  async embed(texts: readonly string[], options: EmbedCallOptions = {}): Promise<EmbedResult> {
-    const s = this.#settings;
-    const ctx: CallContext = {
-      provider: this.provider,
-      label: "Voyage",
+  embed(texts: readonly string[], options: EmbedCallOptions = {}): Promise<EmbedResult> {
+    const request = {
       model: this.model,
-      url: `${s.baseURL}/embeddings`,
-      timeoutMs: s.timeoutMs,
-      hints: {
-        authentication: "The API key was refused: check `apiKey` (or VOYAGE_API_KEY).",
-        permission:
-          "The API key may not do this. Keys starting `al-` and keys starting `pa-` belong to different API hosts: " +
-          `set \`baseURL\` to the host that issued the key (this key starts \`${s.apiKey.slice(0, 3)}\`, baseURL is ${s.baseURL}).`,
-        not_found:
-          "Unknown model or endpoint: check `model`, and that `baseURL` includes the version path (/v1).",
-      },
+      inputCount: texts.length,
+      encoding: ENCODING[this.#outputDtype],
+      signal: options.signal,
     };
-    return callWithDeadline(
-      async (signal) => {
-        // A client per request, so the wrapped fetch sees this request's exchange only.
-        const { fetch, exchange } = capturingFetch(() => s.fetch ?? globalThis.fetch);
-        const client = new VoyageAIClient({
-          apiKey: s.apiKey,
-          baseUrl: s.baseURL,
-          timeoutInSeconds: s.timeoutMs / 1000,
-          maxRetries: 0,
-          fetch,
-        });
-        let raw: Awaited<ReturnType<ReturnType<VoyageAIClient["embed"]>["withRawResponse"]>>;
-        try {
-          raw = await client
-            .embed(
-              {
-                input: [...texts],
-                model: this.model,
-                inputType: options.inputType ?? s.inputType ?? undefined,
-                truncation: this.truncates,
-                encodingFormat: "base64",
-                outputDimension: s.outputDimension,
-                outputDtype: s.outputDtype === "float" ? undefined : s.outputDtype,
-              },
-              { abortSignal: signal, maxRetries: 0, timeoutInSeconds: s.timeoutMs / 1000 },
-            )
-            .withRawResponse();
-        } catch (error) {
-          throw await voyageCallError(error, exchange, ctx);
-        }
-        const source = { provider: this.provider, label: "Voyage", model: this.model };
-        return {
-          embeddings: readEmbeddings(raw.data, texts.length, ENCODING[s.outputDtype], source),
-          usage: readUsage(raw.data),
-          rateLimit: parseRateLimitHeaders(raw.rawResponse.headers),
-        };
-      },
-      { signal: options.signal, timeoutMs: s.timeoutMs, onTimeout: () => transportCallError(ctx, "timeout") },
-    );
+    return this.#api.embed(request, async ({ apiKey, baseURL, fetch, signal, timeoutMs }) => {
+      const client = new VoyageAIClient({
+        apiKey,
+        baseUrl: baseURL,
+        timeoutInSeconds: timeoutMs / 1000,
+        maxRetries: 0,
+        fetch,
+      });
+      const { data, rawResponse } = await client
+        .embed(
+          {
+            input: [...texts],
+            model: this.model,
+            inputType: options.inputType ?? this.#inputType ?? undefined,
+            truncation: this.truncates,
+            encodingFormat: "base64",
+            outputDimension: this.#outputDimension,
+            outputDtype: this.#outputDtype === "float" ? undefined : this.#outputDtype,
+          },
+          { abortSignal: signal, maxRetries: 0, timeoutInSeconds: timeoutMs / 1000 },
+        )
+        .withRawResponse();
+      return { body: data, headers: rawResponse.headers };
+    });
   }
 }
 
 /**
  * An {@link EmbeddingProvider} for Voyage AI, built on the `voyageai` SDK (a peer dependency,
- * ≥ 0.3.1) with its retries off: `backfill()` owns retries. Vectors come as base64 and are decoded
+ * ≥ 0.3.1 < 0.5) with its retries off: `backfill()` owns retries. Vectors come as base64 and are decoded
  * to `Float32Array` (`float`), `Int8Array` (`int8`, `binary`) or `Uint8Array` (`uint8`, `ubinary`).
  * Throws {@link InvalidOptionError} at creation when the key is missing or an option is invalid.
  *

@@ -28,8 +28,10 @@ export interface BackfillOptions<Id = unknown> {
    */
   reembed?: ReembedMode;
   /**
-   * What the texts are embedded as.
-   * @default "document"
+   * What the texts are embedded as. When omitted, the provider's own setting applies: for
+   * `voyageProvider` its `inputType` option (`"document"` unless set; `null` sends none); OpenAI
+   * ignores it.
+   * @default the provider's own
    */
   inputType?: InputType;
   /**
@@ -49,7 +51,7 @@ export interface BackfillOptions<Id = unknown> {
    */
   maxTokensPerRequest?: number;
   /**
-   * Requests per minute at most (your plan's limit, e.g. Voyage tier 1: 2,000), on a sliding window
+   * Requests per minute at most (your account's limit, e.g. Voyage tier 1: 2,000), on a sliding window
    * in which a request counts from its start until a minute after its answer: the API, which admits
    * it in between, has always freed it by then.
    * @default Infinity (no limit)
@@ -63,7 +65,8 @@ export interface BackfillOptions<Id = unknown> {
    */
   tokensPerMinute?: number;
   /**
-   * Minimum time between the starts of two requests, in ms (the original script's pause: 150).
+   * Minimum time between the starts of two requests, in ms: a simple way to stay under a low
+   * requests-per-minute limit (150 ms allows at most 400 request starts per minute).
    * @default 0
    */
   minIntervalMs?: number;
@@ -107,8 +110,8 @@ export interface BackfillOptions<Id = unknown> {
    */
   dedupeCacheSize?: number;
   /**
-   * All or nothing: the run happens in one store transaction, rolled back on any failure (the original
-   * script's behaviour). By default each batch commits on its own and a re-run resumes.
+   * All or nothing: the run happens in one store transaction, rolled back on any failure. By default
+   * each batch commits on its own, and a re-run resumes where a failed run stopped.
    * @default false
    */
   atomic?: boolean;
@@ -169,10 +172,17 @@ export interface BackfillOptions<Id = unknown> {
 }
 
 /** Options with defaults applied and checked. */
+// `inputType` stays optional: when absent, the provider's own setting applies.
 export type ResolvedBackfillOptions<Id> = Required<
-  Omit<BackfillOptions<Id>, "signal" | "onProgress" | "maxInputsPerBatch" | "pricePerMillionTokens">
+  Omit<
+    BackfillOptions<Id>,
+    "signal" | "onProgress" | "inputType" | "maxInputsPerBatch" | "pricePerMillionTokens"
+  >
 > &
-  Pick<BackfillOptions<Id>, "signal" | "onProgress" | "maxInputsPerBatch" | "pricePerMillionTokens">;
+  Pick<
+    BackfillOptions<Id>,
+    "signal" | "onProgress" | "inputType" | "maxInputsPerBatch" | "pricePerMillionTokens"
+  >;
 
 const isPositiveInteger = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v > 0;
 const isNonNegative = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
@@ -221,7 +231,7 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
     provider,
     store,
     reembed: options.reembed ?? d.reembed,
-    inputType: options.inputType ?? d.inputType,
+    inputType: options.inputType,
     concurrency: options.concurrency ?? d.concurrency,
     maxInputsPerRequest: options.maxInputsPerRequest ?? limits.maxInputsPerRequest,
     maxTokensPerRequest: options.maxTokensPerRequest ?? limits.maxTokensPerRequest,
@@ -249,7 +259,11 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
   };
 
   check(["missing", "stale", "all"].includes(r.reembed), "reembed", '"missing", "stale" or "all"');
-  check(["document", "query"].includes(r.inputType), "inputType", '"document" or "query"');
+  check(
+    r.inputType === undefined || ["document", "query"].includes(r.inputType),
+    "inputType",
+    '"document" or "query"',
+  );
   check(isPositiveInteger(r.concurrency), "concurrency", "a positive integer");
   check(
     isPositiveInteger(r.maxInputsPerRequest) && r.maxInputsPerRequest <= limits.maxInputsPerRequest,

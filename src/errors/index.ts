@@ -11,5 +11,5 @@ export { DimensionMismatchError } from "./dimension-mismatch-error.js";
 export { EmbeddingsError } from "./embeddings-error.js";
 export { InvalidOptionError } from "./invalid-option-error.js";
 export { InvalidResponseError } from "./invalid-response-error.js";
-export { redactSecrets, registerSecret } from "./redact.js";
+export { redactSecrets } from "./redact.js";
 export { StoreError, type StoreErrorReason } from "./store-error.js";

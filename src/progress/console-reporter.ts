@@ -22,7 +22,8 @@ export interface ConsoleReporterOptions<Id = unknown> {
    */
   mode?: "auto" | "bar" | "lines";
   /**
-   * In `"lines"` mode, also print one `[i/N] label` line per written row, as the original script did.
+   * In `"lines"` mode, also print one `[i/N] label` line per written row (`i` counts written rows,
+   * `N` is the rows found pending).
    * @default false
    */
   rowLines?: boolean;
@@ -69,7 +70,7 @@ function summary(e: BackfillProgress<unknown>): string {
 
 /**
  * Renders `backfill()` progress for people: a progress bar with rate, ETA, tokens and retries on a
- * terminal; plain lines (like the original script's `[i/N] name`) when the output is not a terminal
+ * terminal; plain lines (optionally one `[i/N] label` line per row) when the output is not a terminal
  * or `CI` is set. Never prints texts or keys: only counts, row ids and redacted retry reasons.
  *
  * @example

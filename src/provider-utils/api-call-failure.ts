@@ -8,20 +8,28 @@ import { redactSecrets } from "../errors/redact.js";
 import { extractErrorCodes, extractErrorDetail, isRequestTooLarge, parseJson } from "./error-body.js";
 import { type HeadersLike, parseRateLimitHeaders, waitFromRateLimit } from "./rate-limit-headers.js";
 import { sanitizeCause } from "./sanitize-cause.js";
+import type { Redact } from "./secret-redactor.js";
 
-/** Who failed: enough to say so in a message. */
+/** Who failed: enough to say so in a message, and the provider's redactor. */
 export interface CallContext {
-  /** Provider id (`"voyage"`). */
+  /** Provider id (`"voyage"`): the error's `provider`. */
   readonly provider: string;
   /** How messages name the service (`"Voyage"`). */
   readonly label: string;
+  /** Model id: the error's `model`, and named in its message. */
   readonly model: string;
-  /** The request URL. */
+  /** The request URL: the error's `url` (redacted). */
   readonly url: string;
-  /** `timeoutMs` of the request, for the timeout message. */
+  /** Time for the call in milliseconds: when it is up, a `timeout` error that says how long it was. */
   readonly timeoutMs: number;
   /** Extra advice per reason, replacing the default. */
   readonly hints?: Partial<Record<APICallErrorReason, string>>;
+  /**
+   * Removes the provider's secrets from every text that goes into an error (see
+   * {@link secretRedactor}).
+   * @default redacts bearer tokens and key-shaped strings only
+   */
+  readonly redact?: Redact;
 }
 
 const DEFAULT_HINTS: Record<APICallErrorReason, string> = {
@@ -52,12 +60,17 @@ function message(ctx: CallContext, reason: APICallErrorReason, status?: number, 
   return `${ctx.label} embeddings request (model "${ctx.model}") ${what} (${reason})${said}. ${hint}`;
 }
 
-/** An HTTP error answer. `body` is the parsed body when the SDK parsed it, `text` the raw body. */
+/** An HTTP error answer, as far as it is known. */
 export interface HttpFailure {
+  /** The HTTP status. */
   readonly status: number;
+  /** Response headers: `retry-after-ms`, `retry-after`, `x-ratelimit-*`. */
   readonly headers?: HeadersLike | undefined;
+  /** The body as an SDK parsed it, used when `text` is not known. */
   readonly body?: unknown;
+  /** The raw body: becomes the error's `responseBody` (redacted), and its message the `detail`. */
   readonly text?: string | undefined;
+  /** What was thrown: attached as a sanitized copy (see {@link sanitizeCause}). */
   readonly cause?: unknown;
 }
 
@@ -65,13 +78,23 @@ export interface HttpFailure {
  * Maps an HTTP error answer to an {@link APICallError}: reason from the status, except a 429 with
  * code `insufficient_quota` (`quota_exceeded`, never retried) and a 400/413/422 whose message says
  * the request was too big (`request_too_large`: split, never repeat); `retryAfterMs` from
- * `retry-after-ms` / `retry-after`, or on a 429 from the exhausted `x-ratelimit-*` budget. The
- * detail, body and cause are redacted of secrets.
+ * `retry-after-ms` / `retry-after`, or on a 429 from the exhausted `x-ratelimit-*` budget. The body
+ * is redacted with `ctx.redact` before anything is read from it, so no part of a secret survives in
+ * `detail`, `responseBody`, the message or the cause.
  */
 export function httpCallError(ctx: CallContext, failure: HttpFailure): APICallError {
+  const redact = ctx.redact ?? redactSecrets;
   const { status, headers } = failure;
-  const body = failure.body ?? parseJson(failure.text);
-  const detail = extractErrorDetail(body, failure.text);
+  const raw =
+    failure.text ??
+    (typeof failure.body === "string"
+      ? failure.body
+      : failure.body === undefined
+        ? undefined
+        : safeStringify(failure.body));
+  const responseBody = raw === undefined ? undefined : redact(raw);
+  const body = parseJson(responseBody);
+  const detail = extractErrorDetail(body, responseBody);
   const codes = extractErrorCodes(body);
   let reason = reasonForStatus(status);
   if (codes.includes("insufficient_quota")) reason = "quota_exceeded";
@@ -81,20 +104,25 @@ export function httpCallError(ctx: CallContext, failure: HttpFailure): APICallEr
   const retryAfterMs =
     parseRetryAfter(headers) ??
     (status === 429 ? waitFromRateLimit(parseRateLimitHeaders(headers)) : undefined);
-  const responseBody =
-    failure.text ?? (typeof body === "string" ? body : body === undefined ? undefined : JSON.stringify(body));
-  const safeDetail = detail === undefined ? undefined : redactSecrets(detail);
-  return new APICallError(message(ctx, reason, status, safeDetail), {
+  return new APICallError(redact(message(ctx, reason, status, detail)), {
     provider: ctx.provider,
     model: ctx.model,
-    url: redactSecrets(ctx.url),
+    url: redact(ctx.url),
     status,
     reason,
     retryAfterMs,
-    detail: safeDetail,
-    responseBody: responseBody === undefined ? undefined : redactSecrets(responseBody),
-    cause: sanitizeCause(failure.cause),
+    detail,
+    responseBody,
+    cause: sanitizeCause(failure.cause, redact),
   });
+}
+
+function safeStringify(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
 }
 
 /** An {@link APICallError} for a request that got no HTTP answer (`timeout`, `connection`, `unknown`). */
@@ -103,13 +131,14 @@ export function transportCallError(
   reason: "timeout" | "connection" | "unknown",
   cause?: unknown,
 ): APICallError {
-  const detail = reason === "unknown" && cause instanceof Error ? redactSecrets(cause.message) : undefined;
-  return new APICallError(message(ctx, reason, undefined, detail), {
+  const redact = ctx.redact ?? redactSecrets;
+  const detail = reason === "unknown" && cause instanceof Error ? redact(cause.message) : undefined;
+  return new APICallError(redact(message(ctx, reason, undefined, detail)), {
     provider: ctx.provider,
     model: ctx.model,
-    url: redactSecrets(ctx.url),
+    url: redact(ctx.url),
     reason,
     detail,
-    cause: sanitizeCause(cause),
+    cause: sanitizeCause(cause, redact),
   });
 }

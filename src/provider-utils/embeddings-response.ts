@@ -1,9 +1,13 @@
 import { InvalidResponseError } from "../errors/invalid-response-error.js";
 import { decodeEmbedding, type EmbeddingEncoding } from "./base64.js";
 
-interface Source {
+/** Who answered, for the message of an {@link InvalidResponseError}. */
+export interface ResponseSource {
+  /** Provider id (`"voyage"`). */
   readonly provider: string;
+  /** How messages name the service (`"Voyage"`). */
   readonly label: string;
+  /** Model id. */
   readonly model: string;
 }
 
@@ -11,13 +15,13 @@ interface Source {
  * Reads the `data` list of an OpenAI-shaped embeddings response (`[{ embedding, index }]`, also
  * Voyage's) into one vector per input, in input order. Checks only what is needed to put the right
  * vector in the right place: the list, its length, the `index`es when given, and that each vector
- * decodes. The engine checks lengths and values.
+ * decodes. The engine checks lengths and values. Throws an {@link InvalidResponseError} otherwise.
  */
 export function readEmbeddings(
   body: unknown,
   inputCount: number,
   encoding: EmbeddingEncoding,
-  source: Source,
+  source: ResponseSource,
 ): ArrayLike<number>[] {
   const fail = (what: string) =>
     new InvalidResponseError(

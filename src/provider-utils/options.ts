@@ -1,7 +1,10 @@
 import type { EmbeddingProviderLimits } from "../contracts/embedding-provider.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
 
-/** `value`, checked to be a positive integer, or `undefined` when it is. */
+/**
+ * Checks an optional option that must be a positive integer: returns it, or `undefined` when it was
+ * not given; anything else throws an {@link InvalidOptionError} naming `option`.
+ */
 export function optionalPositiveInteger(option: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
@@ -10,7 +13,10 @@ export function optionalPositiveInteger(option: string, value: unknown): number 
   return value;
 }
 
-/** `value` (milliseconds), checked to be a positive finite number; `fallback` when `undefined`. */
+/**
+ * Checks a time option in milliseconds: returns it (a positive finite number), or `fallback` when it
+ * was not given; anything else throws an {@link InvalidOptionError} naming `option`.
+ */
 export function timeoutOption(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
@@ -19,7 +25,10 @@ export function timeoutOption(option: string, value: unknown, fallback: number):
   return value;
 }
 
-/** The declared limits with the user's overrides applied, each checked. */
+/**
+ * The limits a provider declares: `base` with the user's `limits` option applied, each override
+ * checked to be a positive integer (an {@link InvalidOptionError} naming `limits.<field>`).
+ */
 export function mergeLimits(
   base: EmbeddingProviderLimits,
   overrides: Partial<EmbeddingProviderLimits> | undefined,
@@ -39,7 +48,8 @@ export function mergeLimits(
 
 /**
  * The API key from the option or, when that is absent or empty, the environment variable `envName`.
- * Throws when neither has one, at creation, so a misconfigured run fails before doing any work.
+ * Throws an {@link InvalidOptionError} (option `apiKey`, naming `envName` and `service`) when neither
+ * has one: call it at creation, so a misconfigured run fails before doing any work.
  */
 export function loadApiKey(apiKey: string | undefined, envName: string, service: string): string {
   const key = apiKey || (typeof process === "undefined" ? undefined : process.env[envName]);

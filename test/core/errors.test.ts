@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { describe, expect, test } from "vitest";
+import { voyageProvider } from "../../providers/voyage/index.js";
 import {
   APICallError,
   BackfillError,
@@ -10,6 +12,7 @@ import {
   redactSecrets,
   StoreError,
 } from "../../src/index.js";
+import { secretRedactor } from "../../src/provider-utils/index.js";
 
 describe("error hierarchy", () => {
   test("isInstance works on objects from another copy of the package (same marker and name)", () => {
@@ -77,5 +80,16 @@ describe("error hierarchy", () => {
     expect(new EmbeddingsError("with pa-abcdefghijklmnopqrstuv inside").message).toBe(
       "with [redacted] inside",
     );
+  });
+
+  test("no process-wide list of keys: a provider redacts its own key, nothing else remembers it", () => {
+    // A multi-tenant server creates a provider per tenant: none of their keys may pile up anywhere.
+    const keys = Array.from({ length: 50 }, () => randomBytes(12).toString("hex"));
+    for (const apiKey of keys) voyageProvider({ apiKey, model: "voyage-3.5" });
+    const text = `tenants ${keys.join(" ")}`;
+    expect(redactSecrets(text)).toBe(text);
+    expect(new EmbeddingsError(text).message).toBe(text);
+    expect(secretRedactor([keys[7]])(text)).toBe(text.replace(keys[7]!, "[redacted]"));
+    expect(secretRedactor([keys[7]])(text)).toContain(keys[8]);
   });
 });

@@ -1,5 +1,7 @@
-import { expect } from "vitest";
-import { reachableStrings } from "../support/assertions.js";
+import { HttpResponse, http } from "msw";
+import { type SetupServer, setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll, expect, vi } from "vitest";
+import { deferred, reachableStrings } from "../support/assertions.js";
 
 export { deferred, reachableStrings, rejectionOf } from "../support/assertions.js";
 
@@ -39,4 +41,105 @@ export function headersOf(request: Request): Record<string, string> {
     out[name] = value;
   });
   return out;
+}
+
+/** One request a test server received. */
+export interface RecordedCall {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/** What {@link useApiServer} gives a test file. */
+export interface ApiServer {
+  readonly server: SetupServer;
+  /** Answers every POST to `url` with `respond` and records what was sent. */
+  answer(
+    respond: (body: Record<string, unknown>) => Response | Promise<Response>,
+    url?: string,
+  ): RecordedCall[];
+}
+
+/**
+ * An MSW server for one test file, refusing requests no handler answers; handlers and stubbed
+ * environment variables are reset after each test.
+ */
+export function useApiServer(defaultUrl: string): ApiServer {
+  const server = setupServer();
+  beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+  afterEach(() => {
+    server.resetHandlers();
+    vi.unstubAllEnvs();
+  });
+  afterAll(() => server.close());
+  return {
+    server,
+    answer(respond, url = defaultUrl) {
+      const calls: RecordedCall[] = [];
+      server.use(
+        http.post(url, async ({ request }) => {
+          const body = (await request.json()) as Record<string, unknown>;
+          calls.push({ url: request.url, method: request.method, headers: headersOf(request), body });
+          return respond(body);
+        }),
+      );
+      return calls;
+    },
+  };
+}
+
+/** An OpenAI-shaped success body (Voyage's is the same), one embedding per entry. */
+export function embeddingsBody(
+  embeddings: ReadonlyArray<string | readonly number[]>,
+  model: string,
+  usage: Record<string, number>,
+  headers?: Record<string, string>,
+): Response {
+  return HttpResponse.json(
+    {
+      object: "list",
+      data: embeddings.map((embedding, index) => ({ object: "embedding", embedding, index })),
+      model,
+      usage,
+    },
+    { headers },
+  );
+}
+
+/**
+ * Starts `embed(signal)` against a server that holds the request, aborts it with `reason` once the
+ * server has it, and checks that the call rejects with exactly `reason`, promptly, and that the HTTP
+ * request itself was aborted (the server saw it).
+ */
+export async function expectAbortInFlight(
+  server: SetupServer,
+  url: string,
+  answer: () => Response,
+  embed: (signal: AbortSignal) => Promise<unknown>,
+  reason: unknown,
+): Promise<void> {
+  const started = deferred();
+  let serverSawAbort = false;
+  server.use(
+    http.post(url, async ({ request }) => {
+      started.resolve();
+      await new Promise<void>((resolve) => {
+        request.signal.addEventListener("abort", () => {
+          serverSawAbort = true;
+          resolve();
+        });
+        setTimeout(resolve, 3000);
+      });
+      return answer();
+    }),
+  );
+  const controller = new AbortController();
+  const pending = embed(controller.signal);
+  await started.promise;
+  controller.abort(reason);
+  const t0 = Date.now();
+  await expect(pending).rejects.toBe(reason);
+  expect(Date.now() - t0).toBeLessThan(500);
+  await vi.waitFor(() => expect(serverSawAbort).toBe(true));
 }

@@ -1,62 +1,24 @@
 import { delay, HttpResponse, http } from "msw";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { openaiProvider } from "../../providers/openai/index.js";
 import { APICallError, InvalidOptionError, InvalidResponseError } from "../../src/index.js";
 import {
-  deferred,
+  embeddingsBody,
+  expectAbortInFlight,
   expectSecretAbsent,
   float32Base64,
-  headersOf,
   reachableStrings,
   rejectionOf,
+  useApiServer,
 } from "./helpers.js";
 
 const KEY = "test-openai-key-0123456789abcdef";
 const URL = "https://api.openai.com/v1/embeddings";
 
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
-afterEach(() => {
-  server.resetHandlers();
-  vi.unstubAllEnvs();
-});
-afterAll(() => server.close());
-
-interface Call {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: Record<string, unknown>;
-}
-
-function answer(respond: (body: Record<string, unknown>) => Response | Promise<Response>, url = URL): Call[] {
-  const calls: Call[] = [];
-  server.use(
-    http.post(url, async ({ request }) => {
-      const body = (await request.json()) as Record<string, unknown>;
-      calls.push({
-        url: request.url,
-        method: request.method,
-        headers: headersOf(request),
-        body,
-      });
-      return respond(body);
-    }),
-  );
-  return calls;
-}
+const { server, answer } = useApiServer(URL);
 
 function ok(embeddings: Array<string | number[]>, headers?: Record<string, string>): Response {
-  return HttpResponse.json(
-    {
-      object: "list",
-      data: embeddings.map((embedding, index) => ({ object: "embedding", embedding, index })),
-      model: "text-embedding-3-small",
-      usage: { prompt_tokens: 9, total_tokens: 9 },
-    },
-    { headers },
-  );
+  return embeddingsBody(embeddings, "text-embedding-3-small", { prompt_tokens: 9, total_tokens: 9 }, headers);
 }
 
 /** An OpenAI error body. */
@@ -403,30 +365,14 @@ describe("openaiProvider: errors", () => {
 
 describe("openaiProvider: abort", () => {
   it("aborts the request in flight and rejects with signal.reason", async () => {
-    const started = deferred();
-    let serverSawAbort = false;
-    server.use(
-      http.post(URL, async ({ request }) => {
-        started.resolve();
-        await new Promise<void>((resolve) => {
-          request.signal.addEventListener("abort", () => {
-            serverSawAbort = true;
-            resolve();
-          });
-          setTimeout(resolve, 3000);
-        });
-        return ok([float32Base64([1])]);
-      }),
-    );
-    const controller = new AbortController();
     const reason = new DOMException("user cancelled", "AbortError");
-    const pending = provider().embed(["a"], { signal: controller.signal });
-    await started.promise;
-    controller.abort(reason);
-    const t0 = Date.now();
-    await expect(pending).rejects.toBe(reason);
-    expect(Date.now() - t0).toBeLessThan(500);
-    await vi.waitFor(() => expect(serverSawAbort).toBe(true));
+    await expectAbortInFlight(
+      server,
+      URL,
+      () => ok([float32Base64([1])]),
+      (signal) => provider().embed(["a"], { signal }),
+      reason,
+    );
   });
 
   it("rejects at once with signal.reason when already aborted, sending nothing", async () => {

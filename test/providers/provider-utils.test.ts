@@ -1,17 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { registerSecret } from "../../src/errors/redact.js";
+import { decodeBase64 } from "../../src/provider-utils/base64.js";
+import { callWithDeadline } from "../../src/provider-utils/deadline.js";
 import {
-  callWithDeadline,
-  decodeBase64,
   decodeEmbedding,
   extractErrorDetail,
   isRequestTooLarge,
-  parseDurationMs,
   parseRateLimitHeaders,
   sanitizeCause,
-  waitFromRateLimit,
+  secretRedactor,
 } from "../../src/provider-utils/index.js";
+import { parseDurationMs, waitFromRateLimit } from "../../src/provider-utils/rate-limit-headers.js";
 import { bytesBase64, float32Base64, reachableStrings } from "./helpers.js";
 
 describe("decodeEmbedding", () => {
@@ -128,7 +127,6 @@ describe("error bodies", () => {
 describe("sanitizeCause", () => {
   it("keeps name, message, stack and code, drops every other field, and recurses into causes", () => {
     const secret = "sanitize-secret-0123456789";
-    registerSecret(secret);
     const inner = Object.assign(new Error(`socket hang up ${secret}`), {
       code: "ECONNRESET",
       headers: { authorization: secret },
@@ -138,7 +136,7 @@ describe("sanitizeCause", () => {
       rawResponse: { headers: new Headers({ authorization: `Bearer ${secret}` }) },
       options: { apiKey: secret },
     });
-    const copy = sanitizeCause(outer)!;
+    const copy = sanitizeCause(outer, secretRedactor([secret]))!;
     expect(copy.name).toBe("SdkError");
     expect(copy.message).toBe("sdk failed");
     expect((copy.cause as Error).message).toBe("socket hang up [redacted]");

@@ -1,70 +1,34 @@
 import { delay, HttpResponse, http } from "msw";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { voyageProvider } from "../../providers/voyage/index.js";
-import { APICallError, InvalidOptionError, InvalidResponseError } from "../../src/index.js";
+import { APICallError, backfill, InvalidOptionError, InvalidResponseError } from "../../src/index.js";
+import { memoryStore } from "../../src/testing/index.js";
 import {
   bytesBase64,
-  deferred,
+  embeddingsBody,
+  expectAbortInFlight,
   expectSecretAbsent,
   float32Base64,
-  headersOf,
   reachableStrings,
   rejectionOf,
+  useApiServer,
 } from "./helpers.js";
 
-// Not shaped like any known key (sk-/pa-/al-): only `registerSecret` can keep it out of errors.
+// Not shaped like any known key (sk-/pa-/al-): only the provider's own redaction can keep it out.
 const KEY = "test-voyage-key-0123456789abcdef";
 const URL = "https://api.voyageai.com/v1/embeddings";
 
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
-afterEach(() => {
-  server.resetHandlers();
-  vi.unstubAllEnvs();
-});
-afterAll(() => server.close());
-
-interface Call {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: Record<string, unknown>;
-}
-
-/** Answers every request with `respond` and records what was sent. */
-function answer(respond: (body: Record<string, unknown>) => Response | Promise<Response>, url = URL): Call[] {
-  const calls: Call[] = [];
-  server.use(
-    http.post(url, async ({ request }) => {
-      const body = (await request.json()) as Record<string, unknown>;
-      calls.push({
-        url: request.url,
-        method: request.method,
-        headers: headersOf(request),
-        body,
-      });
-      return respond(body);
-    }),
-  );
-  return calls;
-}
+const { server, answer } = useApiServer(URL);
 
 /** A Voyage success body with base64 embeddings, one per input. */
 function ok(embeddings: string[] | number[][], headers?: Record<string, string>): Response {
-  return HttpResponse.json(
-    {
-      object: "list",
-      data: embeddings.map((embedding, index) => ({ object: "embedding", embedding, index })),
-      model: "voyage-3.5",
-      usage: { total_tokens: 42 },
-    },
-    { headers },
-  );
+  return embeddingsBody(embeddings, "voyage-3.5", { total_tokens: 42 }, headers);
 }
 
-const provider = (options: Partial<Parameters<typeof voyageProvider>[0]> = {}) =>
-  voyageProvider({ apiKey: KEY, model: "voyage-3.5", ...options });
+const provider = (options: Partial<Parameters<typeof voyageProvider>[0]> = {}) => {
+  vi.stubEnv("VOYAGE_BASE_URL", "");
+  return voyageProvider({ apiKey: KEY, model: "voyage-3.5", ...options });
+};
 
 describe("voyageProvider: creation", () => {
   it.each([
@@ -78,6 +42,10 @@ describe("voyageProvider: creation", () => {
     ["voyage-finance-2", 120_000, 32_000, 1024],
     ["voyage-law-2", 120_000, 16_000, 1024],
     ["voyage-code-2", 120_000, 16_000, 1536],
+    ["voyage-3", 320_000, 32_000, 1024],
+    ["voyage-3-lite", 1_000_000, 32_000, 512],
+    ["voyage-multilingual-2", 120_000, 32_000, 1024],
+    ["voyage-2", 320_000, 4_000, 1024],
   ])("declares the limits and dimensions of %s", (model, tokens, context, dimensions) => {
     const p = provider({ model });
     expect(p).toMatchObject({
@@ -225,6 +193,19 @@ describe("voyageProvider: wire request", () => {
     expect(calls[0]!.url).toBe("https://voyage.example.test/v1/embeddings");
   });
 
+  it("reads VOYAGE_BASE_URL when baseURL is not given; baseURL wins over it", async () => {
+    const create = (baseURL?: string) => voyageProvider({ apiKey: KEY, model: "voyage-3.5", baseURL });
+    vi.stubEnv("VOYAGE_BASE_URL", "https://voyage-env.example.test/v1");
+    const fromEnv = answer(() => ok([float32Base64([1])]), "https://voyage-env.example.test/v1/embeddings");
+    await create().embed(["a"]);
+    expect(fromEnv).toHaveLength(1);
+    const fromOption = answer(() => ok([float32Base64([1])]), "https://voyage.example.test/v1/embeddings");
+    await create("https://voyage.example.test/v1").embed(["a"]);
+    expect(fromOption).toHaveLength(1);
+    vi.stubEnv("VOYAGE_BASE_URL", "not a url");
+    expect(() => create()).toThrow(/`baseURL`/);
+  });
+
   it("sends exactly one request per call: the SDK's retries are off", async () => {
     for (const status of [429, 500, 503]) {
       const calls = answer(() => HttpResponse.json({ detail: "nope" }, { status }));
@@ -232,6 +213,36 @@ describe("voyageProvider: wire request", () => {
       expect(calls, `status ${status}`).toHaveLength(1);
       server.resetHandlers();
     }
+  });
+});
+
+describe("voyageProvider: inputType under backfill()", () => {
+  // What `backfill()` sends when it is not told an inputType: the provider's own setting.
+  const sentInputTypes = async (
+    providerOptions: Partial<Parameters<typeof voyageProvider>[0]>,
+    inputType?: "document" | "query",
+  ) => {
+    const calls = answer((body) => ok((body.input as string[]).map(() => float32Base64([1, 0]))));
+    await backfill({
+      provider: provider({ model: "voyage-custom", dimensions: 2, ...providerOptions }),
+      store: memoryStore({ rows: [{ id: 1, text: "alpha" }] }),
+      ...(inputType ? { inputType } : {}),
+    });
+    return calls.map((call) => call.body.input_type);
+  };
+
+  it("sends no input_type for voyageProvider({ inputType: null })", async () => {
+    expect(await sentInputTypes({ inputType: null })).toEqual([undefined]);
+  });
+
+  it('sends the provider\'s own inputType, and "document" when it has none', async () => {
+    expect(await sentInputTypes({ inputType: "query" })).toEqual(["query"]);
+    expect(await sentInputTypes({})).toEqual(["document"]);
+  });
+
+  it("sends backfill({ inputType }) over the provider's setting", async () => {
+    expect(await sentInputTypes({ inputType: null }, "query")).toEqual(["query"]);
+    expect(await sentInputTypes({ inputType: "query" }, "document")).toEqual(["document"]);
   });
 });
 
@@ -460,30 +471,14 @@ describe("voyageProvider: errors", () => {
 
 describe("voyageProvider: abort", () => {
   it("aborts the request in flight and rejects with signal.reason", async () => {
-    const started = deferred();
-    let serverSawAbort = false;
-    server.use(
-      http.post(URL, async ({ request }) => {
-        started.resolve();
-        await new Promise<void>((resolve) => {
-          request.signal.addEventListener("abort", () => {
-            serverSawAbort = true;
-            resolve();
-          });
-          setTimeout(resolve, 3000);
-        });
-        return ok([float32Base64([1])]);
-      }),
-    );
-    const controller = new AbortController();
     const reason = new Error("stop now");
-    const pending = provider().embed(["a"], { signal: controller.signal });
-    await started.promise;
-    controller.abort(reason);
-    const t0 = Date.now();
-    await expect(pending).rejects.toBe(reason);
-    expect(Date.now() - t0).toBeLessThan(500);
-    await vi.waitFor(() => expect(serverSawAbort).toBe(true));
+    await expectAbortInFlight(
+      server,
+      URL,
+      () => ok([float32Base64([1])]),
+      (signal) => provider().embed(["a"], { signal }),
+      reason,
+    );
   });
 
   it("rejects at once with signal.reason when already aborted, sending nothing", async () => {

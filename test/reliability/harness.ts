@@ -23,6 +23,7 @@ import {
   type EmbeddingsEmulatorOptions,
   emulatorTruncate,
 } from "../../src/testing/index.js";
+import { emulatorHandlers } from "../../src/testing/msw.js";
 import { type AnyDb, type DatabaseFactory, databases } from "../support/index.js";
 import {
   DIMENSIONS,
@@ -39,7 +40,7 @@ export { reachableStrings, rejectionOf } from "../support/assertions.js";
 
 /*
  * API keys shaped like nothing the redaction's patterns know (no `sk-`/`pa-`/`al-` prefix, no
- * Bearer): only the providers' `registerSecret` can keep them out of errors, logs and events.
+ * Bearer): only the providers' own redaction of their key can keep them out of errors, logs and events.
  */
 export const VOYAGE_KEY = "relvoy_4QmX9vTz2LwP7dRk";
 export const OPENAI_KEY = "relopn_8HcN3yUe5JbG1sFa";
@@ -187,7 +188,7 @@ export function useEmulator(transport: Transport, options: EmbeddingsEmulatorOpt
   beforeAll(async () => {
     h.emulator = createEmbeddingsEmulator(options);
     if (transport === "msw") {
-      const server = setupServer(...h.emulator.handlers);
+      const server = setupServer(...emulatorHandlers(h.emulator));
       server.listen({ onUnhandledRequest: "error" });
       stop = () => server.close();
       h.voyageBaseURL = "https://api.voyageai.com/v1";

@@ -13,6 +13,7 @@ import {
   type EmbeddingsEmulatorOptions,
   type EmulatorApi,
 } from "../../src/testing/index.js";
+import { emulatorHandlers } from "../../src/testing/msw.js";
 
 export type Transport = "msw" | "http";
 
@@ -37,7 +38,7 @@ export function useEmulator(transport: Transport, options: EmbeddingsEmulatorOpt
   beforeAll(async () => {
     h.emulator = createEmbeddingsEmulator(options);
     if (transport === "msw") {
-      const server = setupServer(...h.emulator.handlers);
+      const server = setupServer(...emulatorHandlers(h.emulator));
       server.listen({ onUnhandledRequest: "error" });
       stop = async () => server.close();
       h.use = (...handlers) => server.use(...handlers);

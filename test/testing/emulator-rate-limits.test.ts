@@ -6,6 +6,7 @@ import {
   type EmbeddingsEmulator,
   type EmulatorRateLimits,
 } from "../../src/testing/index.js";
+import { emulatorHandlers } from "../../src/testing/msw.js";
 import { API_KEY, rejection, textOfTokens, useEmulator } from "./emulator-harness.js";
 
 const h = useEmulator("msw");
@@ -16,7 +17,7 @@ const OPENAI = "https://openai.rate.test/v1";
 function limited(rateLimits: EmulatorRateLimits, start = 1_000_000) {
   const clock = { now: start };
   const emulator: EmbeddingsEmulator = createEmbeddingsEmulator({ rateLimits, clock: () => clock.now });
-  h.use(...emulator.handlersFor({ voyage: VOYAGE, openai: OPENAI }));
+  h.use(...emulatorHandlers(emulator, { voyage: VOYAGE, openai: OPENAI }));
   const voyage = new VoyageAIClient({ apiKey: API_KEY, baseUrl: VOYAGE, maxRetries: 0 });
   const openai = new OpenAI({ apiKey: API_KEY, baseURL: OPENAI, maxRetries: 0 });
   const embedVoyage = (input: string[] = ["x"], model = "voyage-3.5") => voyage.embed({ input, model });

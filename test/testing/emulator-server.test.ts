@@ -9,6 +9,7 @@ import {
   type EmbeddingsEmulatorOptions,
   emulatorTokenCount,
 } from "../../src/testing/index.js";
+import { emulatorHandlers } from "../../src/testing/msw.js";
 import { API_KEY, post, rejection, useEmulator } from "./emulator-harness.js";
 
 /** A loopback emulator for one test; closed afterwards. */
@@ -258,7 +259,7 @@ describe("createEmbeddingsEmulator options", () => {
       status: 200,
       headers: { "content-type": "application/json" },
     });
-    expect(emulator.handlers).toHaveLength(2);
-    expect(emulator.handlersFor({ voyage: "https://v.example" })).toHaveLength(1);
+    expect(emulatorHandlers(emulator)).toHaveLength(2);
+    expect(emulatorHandlers(emulator, { voyage: "https://v.example" })).toHaveLength(1);
   });
 });

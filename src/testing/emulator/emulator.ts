@@ -1,12 +1,9 @@
-import type { HttpHandler } from "msw";
 import type { EmulatorBatchFault } from "./batches.js";
 import { EmulatorCore } from "./core.js";
 import type { EmulatorFault, EmulatorFaultType, InjectOptions, RandomFaults } from "./faults.js";
 import { listen } from "./http-server.js";
-import { DEFAULT_BASE_URLS, mswHandlers } from "./msw-handlers.js";
 import { type EmbeddingsEmulatorOptions, resolveOptions } from "./options.js";
 import type {
-  EmulatorBaseUrls,
   EmulatorCall,
   EmulatorOutcome,
   EmulatorRequest,
@@ -20,16 +17,12 @@ import type {
  * One state (rate-limit windows, faults, calls, stats) is shared by every transport it serves.
  */
 export interface EmbeddingsEmulator {
-  /**
-   * MSW handlers for the real hosts (`https://api.voyageai.com`, `https://api.openai.com`). Each
-   * answers every path of its host: `/v1/embeddings` as the API does, any other path 404.
-   */
-  readonly handlers: readonly HttpHandler[];
-  /** MSW handlers for other base URLs. Only the APIs given are served. */
-  handlersFor(baseUrls: EmulatorBaseUrls): HttpHandler[];
   /** Starts a loopback HTTP server serving both APIs. */
   listen(options?: ListenOptions): Promise<EmulatorServer>;
-  /** The core, for other transports: answers one request (`drop` means: close the connection). */
+  /**
+   * The core, for other transports (MSW: `emulatorHandlers` of `@relay/embeddings/testing/msw`):
+   * answers one request (`drop` means: close the connection).
+   */
   handle(request: EmulatorRequest): Promise<EmulatorOutcome>;
   /**
    * Queues a fault for upcoming requests. Faults show in the order they were injected.
@@ -78,7 +71,7 @@ export interface EmbeddingsEmulator {
 
 /**
  * Creates an emulator of the Voyage (`POST {root}/v1/embeddings`) and OpenAI
- * (`POST {root}/v1/embeddings`) embeddings APIs: the limits, validation and error bodies of FACTS.md,
+ * (`POST {root}/v1/embeddings`) embeddings APIs: their documented limits, validation and error bodies,
  * rate limits, faults, and recorded calls; and of both APIs' Files and Batches endpoints
  * (`{root}/v1/files`, `{root}/v1/batches`), with a configurable turnaround, batch faults and a cost
  * counter. Vectors are `deterministicEmbedding(text, dimensions)` of
@@ -87,20 +80,14 @@ export interface EmbeddingsEmulator {
  * @example
  * ```ts
  * const emulator = createEmbeddingsEmulator({ rateLimits: { requestsPerMinute: 100 } });
- * const server = setupServer(...emulator.handlers); // MSW, in unit tests
- * // or: const { voyageBaseUrl, close } = await emulator.listen();
+ * const { voyageBaseUrl, close } = await emulator.listen();
+ * // or, with MSW: setupServer(...emulatorHandlers(emulator)) from "@relay/embeddings/testing/msw"
  * const voyage = new VoyageAIClient({ apiKey: "pa-test", baseUrl: voyageBaseUrl, maxRetries: 0 });
  * ```
  */
 export function createEmbeddingsEmulator(options: EmbeddingsEmulatorOptions = {}): EmbeddingsEmulator {
   const core = new EmulatorCore(resolveOptions(options));
-  let defaultHandlers: HttpHandler[] | undefined;
   return {
-    get handlers() {
-      defaultHandlers ??= mswHandlers(core, DEFAULT_BASE_URLS);
-      return defaultHandlers;
-    },
-    handlersFor: (baseUrls) => mswHandlers(core, baseUrls),
     listen: (listenOptions) => listen(core, listenOptions),
     handle: (request) => core.handle(request),
     inject: (fault, injectOptions) => core.faults.inject(fault, injectOptions),

@@ -33,9 +33,9 @@ function readInputs(input: unknown): Array<{ text: string; tokens: number }> | R
   const items: unknown[] =
     typeof input === "string" || (isTokenArray(input) && input.length > 0) ? [input] : (input as unknown[]);
   if (!Array.isArray(items) || items.length === 0) return invalid(`'$.input' is invalid. ${DOCS}`);
-  if (items.length > OPENAI_LIMITS.maxInputs) {
+  if (items.length > OPENAI_LIMITS.maxInputsPerRequest) {
     return invalid(
-      `'$.input' is too long: at most ${OPENAI_LIMITS.maxInputs} inputs per request, got ${items.length}. ${DOCS}`,
+      `'$.input' is too long: at most ${OPENAI_LIMITS.maxInputsPerRequest} inputs per request, got ${items.length}. ${DOCS}`,
       "input",
     );
   }
@@ -74,7 +74,8 @@ function validate(body: unknown, options: Parameters<Dialect["validate"]>[1]): E
   }
   let size = options.dimensions(model, spec.dimensions);
   if (dimensions != null) {
-    if (!spec.flexible) return invalid("This model does not support specifying dimensions.", "dimensions");
+    if (!spec.flexibleDimensions)
+      return invalid("This model does not support specifying dimensions.", "dimensions");
     if (
       !Number.isSafeInteger(dimensions) ||
       (dimensions as number) < 1 ||
@@ -91,9 +92,9 @@ function validate(body: unknown, options: Parameters<Dialect["validate"]>[1]): E
   const inputs = readInputs(input);
   if (!Array.isArray(inputs)) return inputs;
   for (const { tokens } of inputs) {
-    if (tokens > OPENAI_LIMITS.contextTokens) {
+    if (tokens > OPENAI_LIMITS.maxTokensPerInput) {
       return invalid(
-        `This model's maximum context length is ${OPENAI_LIMITS.contextTokens} tokens, however you requested ${tokens} tokens (${tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
+        `This model's maximum context length is ${OPENAI_LIMITS.maxTokensPerInput} tokens, however you requested ${tokens} tokens (${tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
         "input",
         "context_length_exceeded",
       );

@@ -135,19 +135,19 @@ export interface EmulatorServer {
 }
 
 /**
- * Where `emulator.handlersFor()` answers. Give each API's base URL, with or without the trailing
+ * Where `emulatorHandlers(emulator, baseUrls)` (`@relay/embeddings/testing/msw`) answers. Give each API's base URL, with or without the trailing
  * `/v1` (`https://api.voyageai.com` and `https://api.voyageai.com/v1` mean the same); the embeddings
  * endpoint is always `{root}/v1/embeddings`, as on the real APIs. Only the APIs given are served.
  */
 export interface EmulatorBaseUrls {
   /**
    * Voyage's base URL.
-   * @default not served (`emulator.handlers` uses `https://api.voyageai.com`)
+   * @default not served (without `baseUrls`, `https://api.voyageai.com`)
    */
   readonly voyage?: string;
   /**
    * OpenAI's base URL (or an OpenAI-compatible server's).
-   * @default not served (`emulator.handlers` uses `https://api.openai.com`)
+   * @default not served (without `baseUrls`, `https://api.openai.com`)
    */
   readonly openai?: string;
 }

@@ -1,10 +1,10 @@
 /*
  * Voyage's wire format (`POST {root}/v1/embeddings`): request rules and limits, `{ detail }` errors.
- * Messages follow the real ones where FACTS.md gives them (the batch-token message is exact).
+ * Messages follow the real ones where they are documented (the batch-token message is exact).
  */
 import { type Dialect, type EmbedJob, gatewayPage, isPlainObject, json, type Reply } from "./dialect.js";
 import type { OutputDtype } from "./encoding.js";
-import { VOYAGE_MAX_INPUTS, VOYAGE_MODELS, VOYAGE_OUTPUT_DIMENSIONS } from "./models.js";
+import { VOYAGE_MAX_INPUTS, VOYAGE_MODELS } from "./models.js";
 import { emulatorTokenCount, emulatorTruncate } from "./tokens.js";
 
 const DTYPES: readonly OutputDtype[] = ["float", "int8", "uint8", "binary", "ubinary"];
@@ -60,18 +60,18 @@ function validate(body: unknown, options: Parameters<Dialect["validate"]>[1]): E
   if (!DTYPES.includes(dtype)) {
     return detail(400, `Argument 'output_dtype' must be one of ${DTYPES.map((d) => `'${d}'`).join(", ")}.`);
   }
-  if (dtype !== "float" && !spec.flexible) {
+  if (dtype !== "float" && !spec.quantization) {
     return detail(400, `Model ${model} does not support output_dtype '${dtype}'. Only 'float' is supported.`);
   }
   let dimensions = options.dimensions(model, spec.dimensions);
   if (output_dimension != null) {
-    if (!spec.flexible) {
+    if (spec.outputDimensions.length < 2) {
       return detail(400, `Model ${model} does not support the argument 'output_dimension'.`);
     }
-    if (typeof output_dimension !== "number" || !VOYAGE_OUTPUT_DIMENSIONS.includes(output_dimension)) {
+    if (typeof output_dimension !== "number" || !spec.outputDimensions.includes(output_dimension)) {
       return detail(
         400,
-        `Argument 'output_dimension' must be one of ${VOYAGE_OUTPUT_DIMENSIONS.join(", ")} for model ${model}.`,
+        `Argument 'output_dimension' must be one of ${spec.outputDimensions.join(", ")} for model ${model}.`,
       );
     }
     dimensions = output_dimension;
@@ -79,11 +79,11 @@ function validate(body: unknown, options: Parameters<Dialect["validate"]>[1]): E
 
   const counts = (texts as string[]).map(emulatorTokenCount);
   if (truncation === false) {
-    const over = counts.findIndex((n) => n > spec.contextTokens);
+    const over = counts.findIndex((n) => n > spec.maxTokensPerInput);
     if (over >= 0) {
       return detail(
         400,
-        `Input at index ${over} has ${counts[over]} tokens, which exceeds the context length of ${spec.contextTokens} tokens for ${model}. Set truncation to true or shorten the input.`,
+        `Input at index ${over} has ${counts[over]} tokens, which exceeds the context length of ${spec.maxTokensPerInput} tokens for ${model}. Set truncation to true or shorten the input.`,
       );
     }
   }
@@ -99,8 +99,8 @@ function validate(body: unknown, options: Parameters<Dialect["validate"]>[1]): E
   return {
     model,
     inputs: (texts as string[]).map((text, i) => {
-      if (counts[i]! <= spec.contextTokens) return { text, tokens: counts[i]! };
-      const truncated = emulatorTruncate(text, spec.contextTokens);
+      if (counts[i]! <= spec.maxTokensPerInput) return { text, tokens: counts[i]! };
+      const truncated = emulatorTruncate(text, spec.maxTokensPerInput);
       return { text: truncated, tokens: emulatorTokenCount(truncated) };
     }),
     dimensions,
