@@ -11,6 +11,8 @@ const entry = {
   "providers/openai": "providers/openai/index.ts",
   "providers/ai-sdk": "providers/ai-sdk/index.ts",
   "adapters/drizzle": "adapters/drizzle/index.ts",
+  "queue/pg-boss": "queue/pg-boss/index.ts",
+  postgres: "src/postgres/index.ts",
 };
 
 const peers = [
@@ -22,6 +24,8 @@ const peers = [
   "@electric-sql/pglite-pgvector",
   "pg",
   "postgres",
+  "pg-boss",
+  "pg-copy-streams",
 ];
 
 const common: Options = {

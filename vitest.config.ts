@@ -6,8 +6,13 @@ export default defineConfig({
   test: {
     // PGlite (WASM) and MSW interceptors are happiest one process per file.
     pool: "forks",
+    // Two files at once even on 2 cores (vitest's default leaves one core idle): most files wait on
+    // PostgreSQL, child processes or modelled latency, not on this process's CPU.
+    maxWorkers: 2,
     include: ["test/**/*.test.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Deadlines that catch a hang, not budgets: nothing waits for them. A test starting worker
+    // processes (tsx, a driver, PGlite's WASM) can take tens of seconds on a loaded 2-core CI machine.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
   },
 });

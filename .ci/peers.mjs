@@ -7,12 +7,16 @@
 //
 // The AI SDK provider packages are not peers, but their major must match the tested `ai`: they are
 // listed with a range per leg (`@ai-sdk/openai` 2 speaks ai 5's model specification, 4 ai 7's).
+//
+// The legs install with --legacy-peer-deps (the swapped versions' ranges would refuse each other), which
+// also skips the swapped packages' own required peers, that a user's npm installs with them (pg-boss
+// 12.38 imports its peer @opentelemetry/api): those are added to the specs, at their newest version.
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
-const PEERS = ["openai", "voyageai", "drizzle-orm", "ai", "msw"];
+const PEERS = ["openai", "voyageai", "drizzle-orm", "ai", "msw", "pg-boss"];
 const COMPANIONS = { "@ai-sdk/openai": { oldest: "^2.0.0", newest: "*" } };
 const ALL = [...PEERS, ...Object.keys(COMPANIONS), "@ai-sdk/voyage"];
 
@@ -36,13 +40,35 @@ async function pick(name, range, which) {
   return `${name}@${which === "oldest" ? list[0] : list.at(-1)}`;
 }
 
+/** The peer dependencies `spec` requires (not marked optional), from the registry. */
+async function requiredPeers(spec) {
+  const field = async (name) => {
+    const { stdout } = await promisify(execFile)("npm", ["view", spec, name, "--json"]);
+    return JSON.parse(stdout || "{}");
+  };
+  const [peers, meta] = await Promise.all([field("peerDependencies"), field("peerDependenciesMeta")]);
+  return Object.fromEntries(Object.entries(peers).filter(([name]) => !meta[name]?.optional));
+}
+
 const [command, which] = process.argv.slice(2);
 if (command === "specs" && (which === "oldest" || which === "newest")) {
   const specs = await Promise.all([
     ...PEERS.map((name) => pick(name, pkg.peerDependencies[name], which)),
     ...Object.entries(COMPANIONS).map(([name, ranges]) => pick(name, ranges[which], which)),
   ]);
-  console.log(specs.join(" "));
+  const named = new Set([
+    ...ALL,
+    ...Object.keys(pkg.dependencies ?? {}),
+    ...Object.keys(pkg.devDependencies ?? {}),
+  ]);
+  const theirs = new Map();
+  for (const spec of specs) {
+    for (const [name, range] of Object.entries(await requiredPeers(spec))) {
+      if (!named.has(name)) theirs.set(name, range);
+    }
+  }
+  const extra = await Promise.all([...theirs].map(([name, range]) => pick(name, range, "newest")));
+  console.log([...specs, ...extra].join(" "));
 } else if (command === "specs" && which === "locked") {
   const lock = JSON.parse(readFileSync("package-lock.json", "utf8"));
   console.log(ALL.map((name) => `${name}@${lock.packages[`node_modules/${name}`].version}`).join(" "));

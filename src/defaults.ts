@@ -44,3 +44,34 @@ export const BACKFILL_DEFAULTS = {
 export function defaultEstimateTokens(text: string): number {
   return Math.max(1, Math.ceil(Buffer.byteLength(text, "utf8") / 3));
 }
+
+/**
+ * Every default of the pg-boss functions (`@relay/embeddings/queue/pg-boss`), in one place. The
+ * README's tables quote these values.
+ */
+export const QUEUE_DEFAULTS = {
+  /** Rows per range (per job). */
+  rangeSize: 10_000,
+  /** Retries of a failed range before it goes to the dead-letter queue. */
+  retryLimit: 3,
+  /** Seconds before the first retry of a failed range (doubled each retry with `retryBackoff`). */
+  retryDelay: 30,
+  /** Exponential backoff between retries. */
+  retryBackoff: true,
+  /** pg-boss 12: a worker proves it is alive this often; a range whose worker goes silent is retried. */
+  heartbeatSeconds: 30,
+  /** Longest time one range may take, with heartbeats (pg-boss 12). */
+  expireInSecondsWithHeartbeat: 3600,
+  /** Longest time one range may take, and how long a dead worker's range waits, without heartbeats (pg-boss 10). */
+  expireInSeconds: 900,
+  /** The dead-letter queue's name: the queue's name plus this. */
+  deadLetterSuffix: ".dead",
+  /** Ranges one worker process embeds at once. */
+  rangesAtOnce: 1,
+  /** How often an idle worker asks for a range, in seconds. */
+  pollingIntervalSeconds: 2,
+  /** How often `watchBackfill()` reads the run's status, in ms. */
+  watchIntervalMs: 2000,
+  /** Job look-ups in flight at once when reading a run's status on pg-boss 10. */
+  lookupConcurrency: 8,
+} as const;

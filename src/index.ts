@@ -4,6 +4,7 @@ export type {
   BackfillCounters,
   BackfillProgress,
   BackfillReport,
+  RangeProgress,
   SkippedRow,
   SkipReason,
 } from "./backfill/report.js";

@@ -1,4 +1,3 @@
-import { type SQL, sql } from "drizzle-orm";
 import type {
   BatchJob,
   BatchJobLine,
@@ -7,11 +6,17 @@ import type {
 } from "../../src/contracts/batch-job-store.js";
 import type { EmbeddingTarget } from "../../src/contracts/embedding-store.js";
 import { StoreError } from "../../src/errors/index.js";
-import { qualifiedName, quoteIdentifier } from "./catalog.js";
-import type { StoreConfig, TableName } from "./config.js";
-import { guard } from "./database-error.js";
-import { type AnyPgDatabase, rowsOf } from "./driver.js";
-import { keyType } from "./key-type.js";
+import {
+  abortable,
+  guard,
+  type PgRow,
+  type PgSession,
+  qualifiedName,
+  quoteIdentifier,
+  type TableName,
+} from "../../src/postgres/index.js";
+import type { StoreConfig } from "./config.js";
+import { keyTypeName } from "./key-type.js";
 import type { Serial } from "./serial.js";
 
 /** The default name of the jobs table. */
@@ -44,48 +49,60 @@ export function batchJobsDdl(table: TableName): string[] {
   ];
 }
 
-/** A PostgreSQL array literal of texts, bound as one parameter and cast with `::text[]`. */
-function textArray(values: readonly string[]): string {
+/**
+ * A PostgreSQL array literal of texts, bound as one text parameter and cast with `::text[]`: the
+ * same on every driver (the kit's binary `textArray` needs `capabilities.binaryParameters`).
+ */
+function textArrayLiteral(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`;
 }
 
 /**
  * The Drizzle adapter's {@link BatchJobStore}: the jobs table (`batchJobs.table`, by default
  * `relay_embedding_batches`), created by `prepare()` when `batchJobs.create` allows it. Every
- * statement is scoped to this store's target table, partition, version and the run's model.
+ * statement runs on the store's kit session (the transaction's, in a bound store) and is scoped to
+ * this store's target table, partition or key range, version and the run's model.
  */
 export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
   /** `false` when a dry run found no table: there are no jobs then. */
   private exists = true;
+  private readonly table: string;
 
   constructor(
     private readonly config: StoreConfig,
-    private readonly db: AnyPgDatabase,
+    private readonly session: PgSession,
     private readonly serial: Pick<Serial, "run">,
-  ) {}
-
-  private get table(): SQL {
-    return sql.raw(qualifiedName(this.config.batchJobs.table));
-  }
-
-  private get display(): string {
-    return this.config.batchJobs.table.display;
+  ) {
+    this.table = qualifiedName(config.batchJobs.table);
   }
 
   /** Which jobs belong to this store and model. */
   private scope(target: EmbeddingTarget): string {
     const { config } = this;
     const partition = config.partition ? `#${config.partition.index}/${config.partition.count}` : "";
+    const range = config.range
+      ? `~${JSON.stringify([config.range.after ?? null, config.range.through ?? null])}`
+      : "";
     const version = config.version === undefined ? "" : `@${config.version}`;
-    return `${config.target.name.display}.${config.target.embedding.name}${partition}${version}|${target.provider}/${target.model}/${target.dimensions}`;
+    return `${config.target.name.display}.${config.target.embedding.name}${partition}${range}${version}|${target.provider}/${target.model}/${target.dimensions}`;
   }
 
   private keyText(key: unknown): string {
     return String(this.config.source.key.mapToDriverValue(key));
   }
 
-  private run<T>(operation: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return guard(`${operation} (${this.display})`, () => this.serial.run(work), signal);
+  /** One statement on the session, its failure mapped by the kit, one at a time where the store needs it. */
+  private query<Row extends PgRow>(
+    operation: string,
+    text: string,
+    params: readonly unknown[],
+    signal?: AbortSignal,
+  ): Promise<Row[]> {
+    return guard(
+      `${operation} (${this.config.batchJobs.table.display})`,
+      () => this.serial.run(() => abortable(this.session.query<Row>(text, params), signal)),
+      signal,
+    );
   }
 
   async prepare(
@@ -93,17 +110,13 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
     options: { readonly signal?: AbortSignal; readonly create?: boolean } = {},
   ): Promise<void> {
     const { table, create } = this.config.batchJobs;
-    const found = await this.run(
+    const [row] = await this.query<{ oid: unknown }>(
       "Looking for the batch jobs table",
-      async () => {
-        const [row] = await rowsOf<{ oid: unknown }>(
-          this.db,
-          sql`select to_regclass(${qualifiedName(table)}) as oid`,
-        );
-        return row?.oid !== null && row?.oid !== undefined;
-      },
+      "select to_regclass($1)::text as oid",
+      [this.table],
       options.signal,
     );
+    const found = row?.oid !== null && row?.oid !== undefined;
     this.exists = found;
     if (found || options.create === false) return;
     if (!create) {
@@ -112,35 +125,31 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
         { reason: "schema" },
       );
     }
-    await this.run(
-      "Creating the batch jobs table",
-      async () => {
-        for (const statement of batchJobsDdl(table)) await this.db.execute(sql.raw(statement));
-      },
-      options.signal,
-    );
+    options.signal?.throwIfAborted();
+    for (const statement of batchJobsDdl(table)) {
+      await this.query("Creating the batch jobs table", statement, []);
+    }
     this.exists = true;
   }
 
   async open(target: EmbeddingTarget): Promise<BatchJob[]> {
     if (!this.exists) return [];
-    const rows = await this.run("Reading open batch jobs", () =>
-      rowsOf<{
-        job_id: string;
-        state: string;
-        file_id: string | null;
-        batch_id: string | null;
-        lines: number | string;
-        rows: number | string | null;
-        created_at: string | Date;
-      }>(
-        this.db,
-        sql`select job_id, state, file_id, batch_id, count(*)::int as lines,
-            coalesce(sum(case when done then 0 else cardinality(keys) end), 0)::int as rows,
-            min(created_at) as created_at
-          from ${this.table} where scope = ${this.scope(target)}
-          group by job_id, state, file_id, batch_id order by min(created_at), job_id`,
-      ),
+    const rows = await this.query<{
+      job_id: string;
+      state: string;
+      file_id: string | null;
+      batch_id: string | null;
+      lines: number | string;
+      rows: number | string | null;
+      created_at: string | Date;
+    }>(
+      "Reading open batch jobs",
+      `select job_id, state, file_id, batch_id, count(*)::int as lines,
+          coalesce(sum(case when done then 0 else cardinality(keys) end), 0)::int as rows,
+          min(created_at) as created_at
+        from ${this.table} where scope = $1
+        group by job_id, state, file_id, batch_id order by min(created_at), job_id`,
+      [this.scope(target)],
     );
     return rows.map((row) => ({
       id: row.job_id,
@@ -157,14 +166,11 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
     if (!this.exists || ids.length === 0) return [];
     const byText = new Map<string, Id>();
     for (const id of ids) byText.set(this.keyText(id), id);
-    const wanted = textArray([...byText.keys()]);
-    const rows = await this.run("Reading rows in batches in flight", () =>
-      rowsOf<{ key: string }>(
-        this.db,
-        sql`select distinct k as key from ${this.table}, unnest(keys) as k
-          where scope = ${this.scope(target)} and not done and keys && ${wanted}::text[]
-            and k = any(${wanted}::text[])`,
-      ),
+    const rows = await this.query<{ key: string }>(
+      "Reading rows in batches in flight",
+      `select distinct k as key from ${this.table}, unnest(keys) as k
+        where scope = $1 and not done and keys && $2::text[] and k = any($2::text[])`,
+      [this.scope(target), textArrayLiteral([...byText.keys()])],
     );
     return rows.map((row) => byText.get(row.key)).filter((id): id is Id => id !== undefined);
   }
@@ -180,13 +186,13 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
       positions: line.items.map((item) => item.position),
     }));
     // One statement for all lines, whatever their number: the job is recorded whole or not at all.
-    await this.run("Recording a batch job", () =>
-      this.db.execute(
-        sql`insert into ${this.table} (job_id, scope, custom_id, keys, hashes, positions)
-          select ${job.id}, ${this.scope(target)}, x.custom_id, x.keys, x.hashes, x.positions
-          from jsonb_to_recordset(${JSON.stringify(lines)}::jsonb)
-            as x(custom_id text, keys text[], hashes text[], positions integer[])`,
-      ),
+    await this.query(
+      "Recording a batch job",
+      `insert into ${this.table} (job_id, scope, custom_id, keys, hashes, positions)
+        select $1, $2, x.custom_id, x.keys, x.hashes, x.positions
+        from jsonb_to_recordset($3::jsonb)
+          as x(custom_id text, keys text[], hashes text[], positions integer[])`,
+      [job.id, this.scope(target), JSON.stringify(lines)],
     );
   }
 
@@ -194,13 +200,12 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
     jobId: string,
     changes: { readonly state: BatchJobState; readonly fileId?: string; readonly batchId?: string },
   ): Promise<void> {
-    await this.run("Recording a batch job's progress", () =>
-      this.db.execute(
-        sql`update ${this.table} set state = ${changes.state},
-            file_id = coalesce(${changes.fileId ?? null}::text, file_id),
-            batch_id = coalesce(${changes.batchId ?? null}::text, batch_id)
-          where job_id = ${jobId}`,
-      ),
+    await this.query(
+      "Recording a batch job's progress",
+      `update ${this.table} set state = $2,
+          file_id = coalesce($3::text, file_id), batch_id = coalesce($4::text, batch_id)
+        where job_id = $1`,
+      [jobId, changes.state, changes.fileId ?? null, changes.batchId ?? null],
     );
   }
 
@@ -208,20 +213,19 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
     const key = this.config.source.key;
     // Keys come back cast to the key column's type and mapped as Drizzle maps that column, exactly
     // as the scan yielded them.
-    const rows = await this.run("Reading a batch job's lines", () =>
-      rowsOf<{
-        custom_id: string;
-        done: boolean | string;
-        key: unknown;
-        hash: string | null;
-        position: number | null;
-      }>(
-        this.db,
-        sql`select l.custom_id, l.done, u.k::${keyType(key)} as key, u.h as hash, u.p as position
-          from ${this.table} l
-          left join lateral unnest(l.keys, l.hashes, l.positions) as u(k, h, p) on not l.done
-          where l.job_id = ${jobId} order by l.custom_id`,
-      ),
+    const rows = await this.query<{
+      custom_id: string;
+      done: boolean | string;
+      key: unknown;
+      hash: string | null;
+      position: number | null;
+    }>(
+      "Reading a batch job's lines",
+      `select l.custom_id, l.done, u.k::${keyTypeName(key)} as key, u.h as hash, u.p as position
+        from ${this.table} l
+        left join lateral unnest(l.keys, l.hashes, l.positions) as u(k, h, p) on not l.done
+        where l.job_id = $1 order by l.custom_id`,
+      [jobId],
     );
     const lines = new Map<
       string,
@@ -247,20 +251,19 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
     if (customIds.length === 0) return [];
     // `and not done` is evaluated again after a concurrent transaction's commit: of two processes
     // finishing the same line, only one gets it back.
-    const rows = await this.run("Marking batch lines done", () =>
-      rowsOf<{ custom_id: string }>(
-        this.db,
-        sql`update ${this.table} set done = true
-          where job_id = ${jobId} and custom_id = any(${textArray(customIds)}::text[]) and not done
-          returning custom_id`,
-      ),
+    const rows = await this.query<{ custom_id: string }>(
+      "Marking batch lines done",
+      `update ${this.table} set done = true
+        where job_id = $1 and custom_id = any($2::text[]) and not done
+        returning custom_id`,
+      [jobId, textArrayLiteral(customIds)],
     );
     return rows.map((row) => row.custom_id);
   }
 
   async remove(jobId: string): Promise<void> {
-    await this.run("Removing a collected batch job", () =>
-      this.db.execute(sql`delete from ${this.table} where job_id = ${jobId}`),
-    );
+    await this.query("Removing a collected batch job", `delete from ${this.table} where job_id = $1`, [
+      jobId,
+    ]);
   }
 }

@@ -1,18 +1,11 @@
 import { getTableColumns, is, type SQL } from "drizzle-orm";
 import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type { KeyRange } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
+import { tableName as kitTableName, type TableName } from "../../src/postgres/index.js";
 import { DEFAULT_BATCH_JOBS_TABLE } from "./batch-jobs.js";
 import type { AnyPgDatabase } from "./driver.js";
-import type { DrizzleStoreOptions } from "./options.js";
-
-/** A table as the store names it in SQL catalog lookups and in messages. */
-export interface TableName {
-  /** Schema, when the Drizzle table declares one (`pgSchema`); otherwise the search path decides. */
-  readonly schema: string | undefined;
-  readonly name: string;
-  /** `schema.name` or `name`, for messages. */
-  readonly display: string;
-}
+import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
 
 /** The options, checked and resolved once: every operation of the store reads this. */
 export interface StoreConfig {
@@ -38,15 +31,18 @@ export interface StoreConfig {
   };
   readonly version: string | undefined;
   readonly partition: { readonly index: number; readonly count: number } | undefined;
+  /** Set by `withKeyRange()`: only keys in this range are scanned, counted and locked. */
+  readonly range: KeyRange | undefined;
   readonly lock: boolean;
   readonly binaryWrites: boolean;
   /** The jobs table of batch mode. */
   readonly batchJobs: { readonly table: TableName; readonly create: boolean };
 }
 
+/** The table's name for the kit: its schema only when the Drizzle table declares one (`pgSchema`). */
 function tableName(table: PgTable): TableName {
   const { name, schema } = getTableConfig(table);
-  return { name, schema, display: schema ? `${schema}.${name}` : name };
+  return kitTableName(name, schema);
 }
 
 function requireTable(value: unknown, option: string): PgTable {
@@ -61,7 +57,7 @@ function requireColumn(value: unknown, table: PgTable, option: string, tableOpti
 }
 
 function checkPartition(
-  partition: DrizzleStoreOptions["partition"],
+  partition: PartitionOptions | undefined,
 ): { index: number; count: number } | undefined {
   if (partition === undefined) return undefined;
   const { index, count } = partition;
@@ -78,8 +74,10 @@ function checkPartition(
 }
 
 /** Checks `drizzleStore()`'s options and resolves the layout. Throws {@link InvalidOptionError}. */
-export function resolveConfig(options: DrizzleStoreOptions<any, any>): StoreConfig & { db: AnyPgDatabase } {
-  const { db, source, target } = options as Partial<DrizzleStoreOptions<any, any>>;
+export function resolveConfig(
+  options: DrizzleStoreBaseOptions<any, any, any, any> & { readonly version?: string },
+): StoreConfig & { db: AnyPgDatabase } {
+  const { db, source, target } = options as Partial<DrizzleStoreBaseOptions<any, any, any, any>>;
   if (!db || typeof db.execute !== "function" || typeof db.transaction !== "function") {
     throw new InvalidOptionError("db", "a Drizzle PostgreSQL database (PgDatabase)");
   }
@@ -118,6 +116,12 @@ export function resolveConfig(options: DrizzleStoreOptions<any, any>): StoreConf
     throw new InvalidOptionError("target.embedding", "a pgvector `vector(n)` column");
   }
   const targetKey = layout === "separate" ? column(target.key, "target.key") : sourceKey;
+  if (targetKey.dataType !== sourceKey.dataType) {
+    throw new InvalidOptionError(
+      "target.key",
+      `a column of the source key's type (${sourceKey.dataType}, like \`source.key\`), not ${targetKey.dataType}`,
+    );
+  }
   const model = column(target.model, "target.model");
   const hash = column(target.hash, "target.hash");
   const versionColumn = target.version === undefined ? undefined : column(target.version, "target.version");
@@ -160,13 +164,14 @@ export function resolveConfig(options: DrizzleStoreOptions<any, any>): StoreConf
     },
     version,
     partition: checkPartition(options.partition),
+    range: undefined,
     lock: options.lock ?? true,
     binaryWrites: options.binaryWrites ?? true,
     batchJobs: resolveBatchJobs(options.batchJobs),
   };
 }
 
-function resolveBatchJobs(options: DrizzleStoreOptions["batchJobs"]): StoreConfig["batchJobs"] {
+function resolveBatchJobs(options: DrizzleStoreBaseOptions["batchJobs"]): StoreConfig["batchJobs"] {
   const { table = DEFAULT_BATCH_JOBS_TABLE, schema, create = true } = options ?? {};
   if (typeof table !== "string" || table === "")
     throw new InvalidOptionError("batchJobs.table", "a table name");
@@ -174,5 +179,39 @@ function resolveBatchJobs(options: DrizzleStoreOptions["batchJobs"]): StoreConfi
     throw new InvalidOptionError("batchJobs.schema", "a schema name");
   }
   if (typeof create !== "boolean") throw new InvalidOptionError("batchJobs.create", "a boolean");
-  return { table: { name: table, schema, display: schema ? `${schema}.${table}` : table }, create };
+  return { table: kitTableName(table, schema), create };
+}
+
+function checkBound(bound: unknown, option: string): readonly string[] | undefined {
+  if (bound === undefined) return undefined;
+  if (!Array.isArray(bound) || bound.length !== 1 || typeof bound[0] !== "string") {
+    throw new InvalidOptionError(
+      option,
+      'the key in its text form as a one-element array (`source.key` is one column), e.g. ["42"]',
+    );
+  }
+  return bound;
+}
+
+/**
+ * The config of `config`'s store restricted to `range` (within a range it already has). Throws
+ * {@link InvalidOptionError} for a malformed range, and with `partition`: partitions and key ranges
+ * are two ways to split one run, and their locks would not exclude each other.
+ */
+export function withRange(config: StoreConfig, range: KeyRange): StoreConfig {
+  if (typeof range !== "object" || range === null) {
+    throw new InvalidOptionError("range", "an object { after?, through? } of key bounds");
+  }
+  if (config.partition) {
+    throw new InvalidOptionError(
+      "partition",
+      "omitted on a store split into key ranges (`withKeyRange`): use partitions or ranges, not both",
+    );
+  }
+  const after = checkBound(range.after, "range.after");
+  const through = checkBound(range.through, "range.through");
+  if (config.range) {
+    throw new InvalidOptionError("range", "set once: this store is already restricted to a key range");
+  }
+  return { ...config, range: { after, through } };
 }

@@ -1,24 +1,36 @@
-import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type { PgTable } from "drizzle-orm/pg-core";
 import type { BatchJobStore } from "../../src/contracts/batch-job-store.js";
 import type {
   Coverage,
+  CoverageOptions,
   EmbeddingRecord,
   EmbeddingStore,
   EmbeddingTarget,
+  KeyBound,
+  KeyBoundariesOptions,
+  KeyRange,
   PendingItem,
   ScanOptions,
   WriteOptions,
   WriteResult,
 } from "../../src/contracts/embedding-store.js";
-import { acquireLock, type HeldLock } from "./advisory-lock.js";
+import { InvalidOptionError } from "../../src/errors/index.js";
+import {
+  acquireRunLock,
+  type CreateIndexOptions,
+  createVectorIndex,
+  guard,
+  type HeldLock,
+  type PgSession,
+} from "../../src/postgres/index.js";
 import { DrizzleBatchJobs } from "./batch-jobs.js";
 import { checkSchema } from "./check-schema.js";
-import { resolveConfig, type StoreConfig } from "./config.js";
+import { resolveConfig, type StoreConfig, withRange } from "./config.js";
+import type { WriteCache } from "./copy-new-rows.js";
 import { countCoverage } from "./coverage.js";
-import { type CreateIndexOptions, createIndex } from "./create-index.js";
-import { guard } from "./database-error.js";
-import { type AnyPgDatabase, clientOf, driverOf } from "./driver.js";
-import type { DrizzleStoreOptions } from "./options.js";
+import { type AnyPgDatabase, sessionOf } from "./driver.js";
+import { keyBoundaries } from "./key-boundaries.js";
+import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
 import { scanRows } from "./scan.js";
 import { concurrent, Serial } from "./serial.js";
@@ -29,7 +41,6 @@ import {
   nearest,
   type SimilarRow,
 } from "./similarity.js";
-import type { WriteCache } from "./stage-rows.js";
 import { writeRecords } from "./write.js";
 
 /**
@@ -51,6 +62,19 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    * (`extension_missing`, `schema`, `locked`) or `DimensionMismatchError` (`source: "store"`).
    */
   prepare(target: EmbeddingTarget, options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /**
+   * Counts the rows (after `source.filter`, `partition` and `withKeyRange()`) by state: `{ total,
+   * embedded, stale, missing }`. Vectors count as current when their text hash, model (`options.model`, or the model
+   * of the target given to the last `prepare()`) and version match. Each row's text is built and
+   * hashed, so this reads the whole source table a page at a time; `signal` stops it between pages
+   * and abandons the page being read. Throws `InvalidOptionError` (`model`) when no model is known.
+   * @example
+   * ```ts
+   * await store.prepare(provider);
+   * const { missing, stale } = await store.coverage();
+   * ```
+   */
+  coverage(options?: CoverageOptions): Promise<Coverage>;
   /** Frees the advisory lock and its connection. Safe to call more than once. */
   release(): Promise<void>;
   /**
@@ -59,10 +83,14 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    */
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T>;
   /**
-   * The rows nearest to `vector` by cosine distance.
+   * The rows nearest to `vector` by cosine distance. Embed the query with the same provider (and
+   * model) as the stored vectors, as a query (`inputType: "query"`), and pass `model` when the table
+   * may hold vectors of several models.
    * @example
    * ```ts
-   * const hits = await store.nearest(await embedQuery("parse csv"), { limit: 5 });
+   * const provider = voyageProvider({ model: "voyage-3.5" });
+   * const { embeddings } = await provider.embed(["parse csv files"], { inputType: "query" });
+   * const hits = await store.nearest(embeddings[0]!, { limit: 5, model: provider.model });
    * ```
    */
   nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]>;
@@ -82,22 +110,76 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    * ```
    */
   createIndex(options?: CreateIndexOptions): Promise<string>;
-  /** Deletes embeddings whose source row is gone (separate-table layout); returns how many. */
+  /**
+   * Deletes the embeddings whose source row is gone (separate-table layout); returns how many. Rows
+   * merely excluded by `source.filter` keep theirs. In the same-row layout a vector is deleted with its
+   * row, so there is nothing to prune: it throws `StoreError` (`unsupported`) rather than return a 0
+   * that would read as "checked, nothing found".
+   */
   prune(): Promise<number>;
   /** The jobs of batch mode, in the `batchJobs` table (bound to the transaction, in one). */
   readonly batchJobs: BatchJobStore<Id>;
+  /**
+   * The key (as `key::text`) of every `every`-th row in key order, after `filter`: one query walking
+   * the key's index; only the boundaries are read. Splits a run into ranges of `every` rows.
+   * @example
+   * ```ts
+   * await store.keyBoundaries({ every: 10_000 }); // [["10000"], ["20000"], …]
+   * ```
+   */
+  keyBoundaries(options: KeyBoundariesOptions): Promise<KeyBound[]>;
+  /**
+   * This store restricted to keys in `range` (`after < key <= through`, key text forms): its scan and
+   * coverage read only those rows, and `prepare()` locks only that range (sharing the table's lock
+   * with the other ranges, so a run over the whole table still excludes them). Not with `partition`.
+   * @example
+   * ```ts
+   * await backfill({ provider, store: store.withKeyRange({ after: ["10000"], through: ["20000"] }) });
+   * ```
+   */
+  withKeyRange(range: KeyRange): DrizzleStore<Id>;
 }
 
-/** Whether `db` is a single connection that must not run two operations at once. */
-function singleConnection(db: AnyPgDatabase, bound: boolean): boolean {
-  // PGlite queues transactions itself; a node-postgres Client (not a Pool) does not.
-  return bound || (driverOf(db) === "node-postgres" && !("totalCount" in (clientOf(db) as object)));
+/**
+ * Whether the store must run one operation at a time: bound to a transaction, or on a single
+ * node-postgres Client, which (unlike PGlite, which queues transactions itself) would run another
+ * operation's statements inside a transaction in progress.
+ */
+function oneAtATime(session: PgSession, bound: boolean): boolean {
+  return bound || (session.driver === "node-postgres" && session.capabilities.singleConnection);
+}
+
+/**
+ * The run's advisory lock (see the `lock` option), on a connection of its own: the whole target, or
+ * this store's partition or key range.
+ */
+async function lockRun(config: StoreConfig, session: PgSession): Promise<HeldLock | undefined> {
+  if (!config.lock) return undefined;
+  const { capabilities } = session;
+  // Holding the only connection of a pool for the lock would leave none for the queries: a hang.
+  if (!capabilities.singleConnection && (capabilities.maxConnections ?? 2) < 2) {
+    throw new InvalidOptionError(
+      "lock",
+      "false with a single-connection pool (the lock keeps one connection for the run)",
+    );
+  }
+  const { name, embedding } = config.target;
+  return acquireRunLock(session, {
+    resource: `relay.embeddings:${name.display}.${embedding.name}`,
+    display: name.display,
+    partition: config.partition,
+    range: config.range,
+  });
 }
 
 class Store<Id> implements DrizzleStore<Id> {
   #lock: HeldLock | undefined;
+  /** The target of the last `prepare()`: what `coverage()` counts for when given no model. */
+  #target: EmbeddingTarget | undefined;
   readonly #serial: Pick<Serial, "run">;
   readonly batchJobs: DrizzleBatchJobs<Id>;
+  /** The PostgreSQL kit's session over `db`. */
+  readonly #session: PgSession;
 
   constructor(
     private readonly config: StoreConfig,
@@ -105,19 +187,23 @@ class Store<Id> implements DrizzleStore<Id> {
     /** Bound to a transaction: the root store owns the lock. */
     private readonly bound: boolean,
     private readonly cache: WriteCache,
+    target?: EmbeddingTarget,
   ) {
-    this.#serial = singleConnection(db, bound) ? new Serial() : concurrent;
-    this.batchJobs = new DrizzleBatchJobs<Id>(config, db, this.#serial);
+    this.#target = target;
+    this.#session = sessionOf(db, bound);
+    this.#serial = oneAtATime(this.#session, bound) ? new Serial() : concurrent;
+    this.batchJobs = new DrizzleBatchJobs<Id>(config, this.#session, this.#serial);
   }
 
   async prepare(target: EmbeddingTarget, options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     options.signal?.throwIfAborted();
     await guard(
       `Checking ${this.config.target.name.display}`,
-      () => this.#serial.run(() => checkSchema(this.config, this.db, target)),
+      () => this.#serial.run(() => checkSchema(this.config, this.#session, target)),
       options.signal,
     );
-    if (!this.bound && !this.#lock) this.#lock = await acquireLock(this.config, this.db);
+    this.#target = target;
+    if (!this.bound && !this.#lock) this.#lock = await lockRun(this.config, this.#session);
   }
 
   async release(): Promise<void> {
@@ -136,12 +222,19 @@ class Store<Id> implements DrizzleStore<Id> {
 
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T> {
     return this.#serial.run(() =>
-      this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache))),
+      this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache, this.#target))),
     );
   }
 
-  coverage(target: EmbeddingTarget): Promise<Coverage> {
-    return this.#serial.run(() => countCoverage(this.config, this.db, target));
+  async coverage(options: CoverageOptions = {}): Promise<Coverage> {
+    const model = options.model ?? this.#target?.model;
+    if (model === undefined) {
+      throw new InvalidOptionError(
+        "model",
+        "given (`store.coverage(provider)` or `store.coverage({ model })`), or `store.prepare(target)` called first, so the store knows which model's vectors are current",
+      );
+    }
+    return this.#serial.run(() => countCoverage(this.config, this.db, model, options.signal));
   }
 
   nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]> {
@@ -153,11 +246,20 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   createIndex(options?: CreateIndexOptions): Promise<string> {
-    return this.#serial.run(() => createIndex(this.config, this.db, options));
+    const { name, embedding } = this.config.target;
+    return this.#serial.run(() => createVectorIndex(this.#session, name, embedding.name, options));
   }
 
   prune(): Promise<number> {
     return this.#serial.run(() => prune(this.config, this.db));
+  }
+
+  keyBoundaries(options: KeyBoundariesOptions): Promise<KeyBound[]> {
+    return this.#serial.run(() => keyBoundaries(this.config, this.db, options));
+  }
+
+  withKeyRange(range: KeyRange): DrizzleStore<Id> {
+    return new Store<Id>(withRange(this.config, range), this.db, this.bound, this.cache, this.#target);
   }
 }
 
@@ -189,9 +291,12 @@ class Store<Id> implements DrizzleStore<Id> {
  * });
  * ```
  */
-export function drizzleStore<Source extends PgTable, Key extends PgColumn>(
-  options: DrizzleStoreOptions<Source, Key>,
-): DrizzleStore<Key["_"]["data"]> {
+export function drizzleStore<
+  Source extends PgTable,
+  Key extends ColumnOf<Source>,
+  Target extends PgTable = Source,
+  Version extends TextColumnOf<Target> | undefined = undefined,
+>(options: DrizzleStoreOptions<Source, Key, Target, Version>): DrizzleStore<ColumnData<Key>> {
   const { db, ...config } = resolveConfig(options);
-  return new Store<Key["_"]["data"]>(config, db, false, {});
+  return new Store<ColumnData<Key>>(config, db, false, {});
 }

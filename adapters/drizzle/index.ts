@@ -1,11 +1,19 @@
-export type { CreateIndexOptions } from "./create-index.js";
+export type { CreateIndexOptions } from "../../src/postgres/index.js";
 export { type DrizzleStore, drizzleStore } from "./drizzle-store.js";
 export type {
+  ColumnData,
+  ColumnOf,
   DrizzleBatchJobsOptions,
   DrizzleSourceOptions,
+  DrizzleStoreBaseOptions,
   DrizzleStoreOptions,
   DrizzleTargetOptions,
   PartitionOptions,
   SourceRow,
+  TargetKeyRule,
+  TextColumnOf,
+  VectorColumnOf,
+  VectorColumnType,
+  VersionOption,
 } from "./options.js";
 export type { FindSimilarOptions, NearestOptions, SimilarRow } from "./similarity.js";

@@ -12,6 +12,30 @@ import type { AnyPgDatabase } from "./driver.js";
 export type SourceRow<Table extends PgTable> = Table["$inferSelect"];
 
 /**
+ * A column of `Table` (matched by table name), optionally with more of Drizzle's column facts
+ * (`{ data: number }`, `{ columnType: "PgVector" }`): the option types use it so that a column of
+ * another table, or of the wrong kind, is a compile error rather than a failure at run time.
+ */
+export type ColumnOf<Table extends PgTable, Facts extends object = object> = PgColumn & {
+  readonly _: { readonly tableName: Table["_"]["name"] } & Facts;
+};
+
+/** The Drizzle column types that hold a pgvector `vector(n)`: Drizzle's `vector()`. */
+export type VectorColumnType = "PgVector";
+
+/** A pgvector `vector(n)` column of `Table` (Drizzle's `vector("…", { dimensions })`). */
+export type VectorColumnOf<Table extends PgTable> = ColumnOf<
+  Table,
+  { readonly columnType: VectorColumnType }
+>;
+
+/** A column of `Table` holding strings (`text`, `varchar`…). */
+export type TextColumnOf<Table extends PgTable> = ColumnOf<Table, { readonly data: string }>;
+
+/** The JavaScript type of a column's values as Drizzle maps them: the store's `Id` for the source key. */
+export type ColumnData<Column extends PgColumn> = Column["_"]["data"];
+
+/**
  * Where the texts come from: the user's table, its key and how a row becomes text.
  *
  * @example
@@ -24,13 +48,16 @@ export type SourceRow<Table extends PgTable> = Table["$inferSelect"];
  * };
  * ```
  */
-export interface DrizzleSourceOptions<Table extends PgTable = PgTable, Key extends PgColumn = PgColumn> {
+export interface DrizzleSourceOptions<
+  Table extends PgTable = PgTable,
+  Key extends ColumnOf<Table> = ColumnOf<Table>,
+> {
   /** The table whose rows get embeddings. */
   readonly table: Table;
   /**
    * A single column of `table` with a unique index (usually the primary key): rows are paged, locked
-   * and upserted by it. Integer, bigint, uuid, text/varchar and other totally ordered types work;
-   * composite keys are not supported.
+   * and upserted by it, and its type is the store's `Id`. Integer, bigint, uuid, text/varchar and
+   * other totally ordered types work; composite keys are not supported.
    */
   readonly key: Key;
   /**
@@ -51,14 +78,20 @@ export interface DrizzleSourceOptions<Table extends PgTable = PgTable, Key exten
 /**
  * Where the vectors go. Two layouts:
  *
- * - **Separate table** (the original plan's `skill_embeddings`): `table` is another table and `key`
- *   is its column holding the source key, which must have a unique index (rows are upserted on it).
+ * - **Separate table** (e.g. `skill_embeddings` beside `skills`): `table` is another table and `key`
+ *   is its column holding the source key (of the same type), which must have a unique index (rows
+ *   are upserted on it).
  * - **Same row**: no `key`; the columns belong to the source table itself (`table` may be omitted or
- *   must be the source table), and writes `UPDATE` the source rows.
+ *   must be the source table), and writes `UPDATE` the source rows. The embedding, model and hash
+ *   columns must then be nullable: rows exist before their vectors do.
  *
  * `embedding`, `model` and `hash` are required; `version` is optional (when given, so must be the
- * store's `version` option, and a version change makes every row stale).
+ * store's `version` option, and a version change makes every row stale). Every column must belong to
+ * `table`; the types check it (by table name), and so does `drizzleStore()` at run time.
  *
+ * @typeParam Table - the table holding the vectors.
+ * @typeParam KeyData - the source key's JavaScript type, which `key` must share.
+ * @typeParam Version - the type of the `version` column, `undefined` when there is none.
  * @example
  * ```ts
  * // separate table
@@ -74,29 +107,34 @@ export interface DrizzleSourceOptions<Table extends PgTable = PgTable, Key exten
  * const target = { embedding: docs.embedding, model: docs.embeddingModel, hash: docs.embeddingHash };
  * ```
  */
-export interface DrizzleTargetOptions<Table extends PgTable = PgTable> {
+export interface DrizzleTargetOptions<
+  Table extends PgTable = PgTable,
+  KeyData = unknown,
+  Version extends TextColumnOf<Table> | undefined = TextColumnOf<Table> | undefined,
+> {
   /**
    * The table holding the vectors.
    * @default the source table (same-row layout)
    */
   readonly table?: Table;
   /**
-   * The column of `table` holding the source row's key (separate-table layout only). Omit it for the
-   * same-row layout.
+   * The column of `table` holding the source row's key (separate-table layout only), of the source
+   * key's type. Omit it for the same-row layout.
    * @default undefined (same-row layout)
    */
-  readonly key?: PgColumn;
+  readonly key?: ColumnOf<Table, { readonly data: KeyData }>;
   /** A pgvector `vector(n)` column; `n` must equal the provider's dimensions. */
-  readonly embedding: PgColumn;
+  readonly embedding: VectorColumnOf<Table>;
   /** A text column receiving the model id; a different model makes the row stale. */
-  readonly model: PgColumn;
+  readonly model: TextColumnOf<Table>;
   /** A text column receiving SHA-256 hex of the embedded text; a different text makes the row stale. */
-  readonly hash: PgColumn;
+  readonly hash: TextColumnOf<Table>;
   /**
-   * A text column receiving the store's `version`; a different version makes the row stale.
+   * A text column receiving the store's `version`; a different version makes the row stale. When it
+   * is given, the store's `version` option is required.
    * @default undefined (versions are not tracked)
    */
-  readonly version?: PgColumn;
+  readonly version?: Version;
 }
 
 /**
@@ -148,8 +186,54 @@ export interface DrizzleBatchJobsOptions {
 }
 
 /**
- * Options of {@link drizzleStore}.
+ * The target key's rule: a target table other than the source needs `key` (separate-table layout);
+ * the source table itself takes none (same-row layout). Where a table's type is only `PgTable` (options
+ * typed without type arguments), either is allowed and `drizzleStore()` checks at run time.
+ */
+export type TargetKeyRule<Source extends PgTable, Target extends PgTable> = PgTable extends Source
+  ? { readonly key?: PgColumn }
+  : PgTable extends Target
+    ? { readonly key?: PgColumn }
+    : [Target] extends [Source]
+      ? { readonly key?: undefined }
+      : { readonly key: PgColumn };
+
+/**
+ * The `version` option, tied to `target.version`: required (a non-empty string) when the target has
+ * a version column, refused when it has none (it would be ignored).
+ */
+export type VersionOption<Version> = [Version] extends [undefined]
+  ? {
+      /** Refused: `target.version` names no column to store it in. */
+      readonly version?: undefined;
+    }
+  : [Version] extends [PgColumn]
+    ? {
+        /**
+         * Your embedding version, stored in `target.version`: bump it to re-embed everything (new text
+         * recipe, new chunking…).
+         */
+        readonly version: string;
+      }
+    : {
+        /**
+         * Your embedding version, stored in `target.version`: bump it to re-embed everything (new text
+         * recipe, new chunking…). Required when `target.version` is given, refused otherwise.
+         * @default undefined
+         */
+        readonly version?: string;
+      };
+
+/**
+ * Options of {@link drizzleStore}. The type parameters are inferred from the call; they make wrong
+ * wiring a compile error: a source key of another table, target columns of another table or of the
+ * wrong kind (a text column as `embedding`), a target key of another type than the source key, and
+ * `version` without `target.version` (or the reverse).
  *
+ * @typeParam Source - the source table.
+ * @typeParam Key - the source key column; its type is the store's `Id`.
+ * @typeParam Target - the table holding the vectors (the source table in the same-row layout).
+ * @typeParam Version - the type of `target.version`, `undefined` when there is none.
  * @example
  * ```ts
  * const store = drizzleStore({
@@ -171,7 +255,25 @@ export interface DrizzleBatchJobsOptions {
  * });
  * ```
  */
-export interface DrizzleStoreOptions<Source extends PgTable = PgTable, Key extends PgColumn = PgColumn> {
+export type DrizzleStoreOptions<
+  Source extends PgTable = PgTable,
+  Key extends ColumnOf<Source> = ColumnOf<Source>,
+  Target extends PgTable = PgTable,
+  Version extends TextColumnOf<Target> | undefined = TextColumnOf<Target> | undefined,
+> = DrizzleStoreBaseOptions<Source, Key, Target, Version> & {
+  readonly target: TargetKeyRule<Source, Target>;
+} & VersionOption<Version>;
+
+/**
+ * The options of {@link drizzleStore} other than `version`, without the rules that tie them together
+ * (see {@link DrizzleStoreOptions}).
+ */
+export interface DrizzleStoreBaseOptions<
+  Source extends PgTable = PgTable,
+  Key extends ColumnOf<Source> = ColumnOf<Source>,
+  Target extends PgTable = PgTable,
+  Version extends TextColumnOf<Target> | undefined = TextColumnOf<Target> | undefined,
+> {
   /**
    * Any Drizzle PostgreSQL database: node-postgres (`drizzle-orm/node-postgres`, Pool or Client),
    * postgres.js (`drizzle-orm/postgres-js`), PGlite (`drizzle-orm/pglite`), or another PostgreSQL
@@ -181,13 +283,7 @@ export interface DrizzleStoreOptions<Source extends PgTable = PgTable, Key exten
   /** The rows to embed. */
   readonly source: DrizzleSourceOptions<Source, Key>;
   /** Where their vectors go. */
-  readonly target: DrizzleTargetOptions;
-  /**
-   * Your embedding version, stored in `target.version`: bump it to re-embed everything (new text
-   * recipe, new chunking…). Required when `target.version` is given, refused otherwise.
-   * @default undefined
-   */
-  readonly version?: string;
+  readonly target: DrizzleTargetOptions<Target, ColumnData<Key>, Version>;
   /**
    * This process's share of the rows, for running several workers at once.
    * @default undefined (all rows)

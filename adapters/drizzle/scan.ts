@@ -1,7 +1,7 @@
 import type { PendingItem, ScanOptions } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
+import { guard } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
-import { guard } from "./database-error.js";
 import type { AnyPgDatabase } from "./driver.js";
 import { concurrent, type Serial } from "./serial.js";
 import { checkExactKey, isCurrent, nextCursor, selectPage, textOf } from "./source-rows.js";

@@ -1,7 +1,7 @@
 import { and, cosineDistance, eq, isNotNull, ne, type SQL, sql } from "drizzle-orm";
 import { InvalidOptionError } from "../../src/errors/index.js";
+import { guard } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
-import { guard } from "./database-error.js";
 import type { AnyPgDatabase } from "./driver.js";
 
 /**

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, lte, type SQL, sql } from "drizzle-orm";
 import { StoreError } from "../../src/errors/index.js";
 import { hashText } from "../../src/hash.js";
 import type { StoreConfig } from "./config.js";
@@ -23,6 +23,17 @@ export function partitionCondition(config: StoreConfig): SQL | undefined {
   if (!partition) return undefined;
   // ::bigint before abs(): abs(-2147483648::int4) overflows.
   return sql`mod(abs(hashtext(${source.key}::text)::bigint), ${partition.count}::bigint) = ${partition.index}::bigint`;
+}
+
+/** `after < key <= through`: the rows of this store's key range (`withKeyRange`). */
+export function rangeCondition(config: StoreConfig): SQL | undefined {
+  const { range, source } = config;
+  if (!range) return undefined;
+  const type = keyType(source.key);
+  return and(
+    range.after === undefined ? undefined : gt(source.key, sql`${range.after[0]}::${type}`),
+    range.through === undefined ? undefined : lte(source.key, sql`${range.through[0]}::${type}`),
+  );
 }
 
 /** `schema.table.column` of the source key, for messages. */
@@ -61,6 +72,7 @@ export async function selectPage(
         page.after === undefined ? undefined : gt(source.key, sql`${page.after}::${keyType(source.key)}`),
         source.filter,
         partitionCondition(config),
+        rangeCondition(config),
         page.onlyMissing ? isNull(target.embedding) : undefined,
       ),
     )

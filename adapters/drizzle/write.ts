@@ -1,11 +1,10 @@
 import type { EmbeddingRecord, WriteOptions, WriteResult } from "../../src/contracts/embedding-store.js";
 import { DimensionMismatchError } from "../../src/errors/index.js";
+import { guard, type StagedRow, stageRows } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
-import { copyNewRows } from "./copy-new-rows.js";
-import { guard } from "./database-error.js";
-import type { AnyPgDatabase } from "./driver.js";
+import { copyNewRows, type WriteCache } from "./copy-new-rows.js";
+import { type AnyPgDatabase, sessionOf } from "./driver.js";
 import { formatKey, type LockedRow, lockRows, textOf } from "./source-rows.js";
-import { type StagedRow, stageRows, type WriteCache } from "./stage-rows.js";
 import { upsertStatement } from "./upsert.js";
 
 /** The key as text, the way it is sent and cast back (`serial` 7 → "7", bigint 2n → "2"). */
@@ -79,7 +78,8 @@ export async function writeRecords<Id>(
           stored = stored.concat(fresh);
         }
         if (stored.length > 0) {
-          await stageRows(tx, stored, { binary: config.binaryWrites, cache }, async (rows) => {
+          const session = sessionOf(tx, true);
+          await stageRows(session, stored, { binary: config.binaryWrites, cache }, async (rows) => {
             await tx.execute(upsertStatement(config, rows, options.model));
           });
         }

@@ -29,7 +29,7 @@ export interface RunExampleOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Also copy the output to this process's stdout as it comes. */
   readonly echo?: boolean;
-  /** Kills the run after this long. */
+  /** Kills the run after this long (a hang catcher: a loaded 2-core machine can take a minute). Default 150 s. */
   readonly timeoutMs?: number;
 }
 
@@ -47,7 +47,7 @@ export function runExample(script: string, options: RunExampleOptions): Promise<
         cwd: REPO_ROOT,
         env,
         stdio: ["ignore", "pipe", "pipe"],
-        timeout: options.timeoutMs ?? 60_000,
+        timeout: options.timeoutMs ?? 150_000,
       },
     );
     let output = "";

@@ -133,7 +133,7 @@ class BackfillRun<Id> {
 
   async run(): Promise<BackfillReport<Id>> {
     const { store, options: o } = this;
-    const coverage = await store.coverage(this.target);
+    const coverage = await store.coverage({ ...this.target, signal: o.signal });
     this.tally.countPending(coverage, o.reembed);
     this.emit("start");
     try {

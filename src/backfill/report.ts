@@ -79,6 +79,22 @@ export interface BackfillCost {
   readonly batch: number | undefined;
 }
 
+/** How the ranges of a run split across workers stand (see `watchBackfill` in the pg-boss subpath). */
+export interface RangeProgress {
+  /** Ranges in the run. */
+  readonly total: number;
+  /** Ranges embedded. */
+  readonly done: number;
+  /** Ranges a worker is embedding now. */
+  readonly running: number;
+  /** Ranges waiting for a worker. */
+  readonly queued: number;
+  /** Ranges whose last attempt failed, waiting for a retry. */
+  readonly failed: number;
+  /** Ranges that failed every retry and went to the dead-letter queue. */
+  readonly dead: number;
+}
+
 /** A progress event, handed to `onProgress` (frozen). */
 export interface BackfillProgress<Id = unknown> extends BackfillCounters {
   /**
@@ -100,6 +116,8 @@ export interface BackfillProgress<Id = unknown> extends BackfillCounters {
   readonly message?: string;
   /** For `submit`, `poll` and `collect`: the batch. */
   readonly batch?: BatchProgress;
+  /** Only in the progress of a run split across workers: how its ranges stand. */
+  readonly ranges?: RangeProgress;
 }
 
 /** What `backfill()` resolves to. */

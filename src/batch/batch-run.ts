@@ -156,7 +156,7 @@ export class BatchRun<Id> {
     const o = this.options;
     // Like store.prepare(): a missing jobs table stops the run before any work, with the store's error.
     await this.jobs.prepare(this.target, { signal: o.signal, create: !o.dryRun });
-    const coverage = await this.store.coverage(this.target);
+    const coverage = await this.store.coverage({ ...this.target, signal: o.signal });
     this.tally.countPending(coverage, o.reembed);
     this.emit("start");
     try {

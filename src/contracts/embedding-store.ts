@@ -69,6 +69,25 @@ export interface WriteResult<Id = unknown> {
   readonly conflicts: readonly Id[];
 }
 
+/**
+ * Options of {@link EmbeddingStore.coverage}. An {@link EmbeddingTarget}, or a provider, can be passed
+ * as is: only `model` decides which vectors count as current.
+ *
+ * @example
+ * ```ts
+ * await store.coverage(); // after prepare(): the prepared target's model
+ * await store.coverage({ model: "voyage-3.5", signal: AbortSignal.timeout(10_000) });
+ * await store.coverage(provider);
+ * ```
+ */
+export interface CoverageOptions extends Partial<EmbeddingTarget> {
+  /**
+   * Stops the count: the promise rejects with `signal.reason`.
+   * @default undefined
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Embedding coverage of the store's rows for one model and version. */
 export interface Coverage {
   /** Source rows (after the store's filter). */
@@ -79,6 +98,33 @@ export interface Coverage {
   readonly stale: number;
   /** Rows with no embedding. */
   readonly missing: number;
+}
+
+/**
+ * One end of a {@link KeyRange}: the key in PostgreSQL's text form (`key::text`), one string per key
+ * column, in key order. Text keeps every key exact (a `bigint` past 2^53, a timestamp's microseconds)
+ * and survives JSON, so ranges can travel in job queues.
+ * @example ["1000"]  // an integer key
+ */
+export type KeyBound = readonly string[];
+
+/**
+ * The rows whose key is greater than `after` and at most `through`, in key order. An omitted end is
+ * open: `{}` is every row, `{ through: ["1000"] }` every key up to 1000.
+ */
+export interface KeyRange {
+  /** Keys greater than this one (exclusive). Omitted: from the first key. */
+  readonly after?: KeyBound;
+  /** Keys up to and including this one. Omitted: to the last key, including keys added later. */
+  readonly through?: KeyBound;
+}
+
+/** Options of {@link EmbeddingStore.keyBoundaries}. */
+export interface KeyBoundariesOptions {
+  /** Rows per range: every `every`-th key in key order is a boundary. A positive integer. */
+  readonly every: number;
+  /** Stops the walk. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -108,8 +154,12 @@ export interface EmbeddingStore<Id = unknown> {
    * `work` resolves, rolls back when it rejects. Used by `backfill({ atomic: true })`.
    */
   transaction<T>(work: (store: EmbeddingStore<Id>) => Promise<T>): Promise<T>;
-  /** Counts total, current, stale and missing embeddings for `target`. */
-  coverage(target: EmbeddingTarget): Promise<Coverage>;
+  /**
+   * Counts total, current, stale and missing embeddings. Vectors count as current when made by
+   * `options.model` or, when it is omitted, by the model of the target the store was last prepared
+   * for; with neither, it throws `InvalidOptionError` (`model`).
+   */
+  coverage(options?: CoverageOptions): Promise<Coverage>;
   /** Releases what `prepare()` took (locks, connections). Called once the backfill settles. */
   release?(): Promise<void>;
   /**
@@ -117,4 +167,17 @@ export interface EmbeddingStore<Id = unknown> {
    * @default undefined (realtime only)
    */
   readonly batchJobs?: BatchJobStore<Id>;
+  /**
+   * Optional, for splitting one backfill into ranges that many workers share
+   * (`@relay/embeddings/queue/pg-boss`): the key of every `every`-th row in key order (the `every`-th,
+   * the `2 × every`-th…), read from the key's index, never by loading the rows. Ranges between
+   * consecutive boundaries, plus one open range after the last, cover every row, also rows added later.
+   */
+  keyBoundaries?(options: KeyBoundariesOptions): Promise<KeyBound[]>;
+  /**
+   * Optional, with {@link keyBoundaries}: this store restricted to the rows whose key is in `range`.
+   * Its `scan()` and `coverage()` see only those rows; `prepare()` locks only that range where the
+   * store locks at all. Throws `InvalidOptionError` for a malformed range.
+   */
+  withKeyRange?(range: KeyRange): EmbeddingStore<Id>;
 }

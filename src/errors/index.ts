@@ -12,4 +12,5 @@ export { EmbeddingsError } from "./embeddings-error.js";
 export { InvalidOptionError } from "./invalid-option-error.js";
 export { InvalidResponseError } from "./invalid-response-error.js";
 export { redactSecrets } from "./redact.js";
+export { type SerializedError, type SerializedReport, serializeError } from "./serialize-error.js";
 export { StoreError, type StoreErrorReason } from "./store-error.js";

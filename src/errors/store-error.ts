@@ -10,6 +10,8 @@ export type StoreErrorReason =
   | "locked"
   /** A row's text could not be built. */
   | "row"
+  /** The operation does not apply to this store as configured (e.g. `prune()` on the same-row layout). */
+  | "unsupported"
   /** The database failed. */
   | "database";
 

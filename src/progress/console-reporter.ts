@@ -55,6 +55,17 @@ function count(n: number, noun: string): string {
   return `${number.format(n)} ${noun}${n === 1 ? "" : "s"}`;
 }
 
+/** `ranges 3/12 done, 2 running, 1 dead`, for the progress of a run split across workers. */
+function rangeSummary(e: BackfillProgress<unknown>): string {
+  const r = e.ranges;
+  if (!r) return "";
+  const parts = [`ranges ${number.format(r.done)}/${number.format(r.total)} done`];
+  if (r.running > 0) parts.push(`${number.format(r.running)} running`);
+  if (r.failed > 0) parts.push(`${number.format(r.failed)} to retry`);
+  if (r.dead > 0) parts.push(`${number.format(r.dead)} dead`);
+  return ` · ${parts.join(", ")}`;
+}
+
 function summary(e: BackfillProgress<unknown>): string {
   const parts = [
     `${number.format(e.embedded)} embedded`,
@@ -112,7 +123,7 @@ export function consoleReporter<Id = unknown>(
     const text =
       `${bar} ${(ratio * 100).toFixed(1).padStart(5)}% ${number.format(done)}/${number.format(total)}` +
       ` · ${number.format(Math.round(e.rowsPerSecond))} rows/s · ETA ${duration(e.etaMs)}` +
-      ` · ${number.format(e.tokens)} tokens · ${e.retries} retries`;
+      ` · ${number.format(e.tokens)} tokens · ${e.retries} retries${rangeSummary(e)}`;
     stream.write(`\r\x1b[2K${text}`);
     barShown = true;
   };
@@ -129,7 +140,9 @@ export function consoleReporter<Id = unknown>(
           print(`retrying (concurrency ${e.concurrency}): ${e.message ?? "request failed"}`);
         return;
       case "done":
-        print(`Backfill complete: ${summary(e)} in ${duration(e.elapsedMs)}`);
+        print(
+          `${e.ranges && e.ranges.dead > 0 ? "Backfill finished, some ranges failed" : "Backfill complete"}: ${summary(e)} in ${duration(e.elapsedMs)}${rangeSummary(e)}`,
+        );
         return;
       case "submit":
       case "poll":
@@ -167,7 +180,7 @@ export function consoleReporter<Id = unknown>(
           for (const id of e.ids ?? []) print(`  [${++rowsPrinted}/${total}] ${label(id)}`);
         }
         print(
-          `[${number.format(e.embedded + e.skipped)}/${total}] ${number.format(Math.round(e.rowsPerSecond))} rows/s · ETA ${duration(e.etaMs)} · ${number.format(e.tokens)} tokens · ${e.retries} retries`,
+          `[${number.format(e.embedded + e.skipped)}/${total}] ${number.format(Math.round(e.rowsPerSecond))} rows/s · ETA ${duration(e.etaMs)} · ${number.format(e.tokens)} tokens · ${e.retries} retries${rangeSummary(e)}`,
         );
       }
     }

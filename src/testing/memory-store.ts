@@ -1,13 +1,18 @@
 import type {
   Coverage,
+  CoverageOptions,
   EmbeddingRecord,
   EmbeddingStore,
   EmbeddingTarget,
+  KeyBound,
+  KeyBoundariesOptions,
+  KeyRange,
   PendingItem,
   ScanOptions,
   WriteOptions,
   WriteResult,
 } from "../contracts/embedding-store.js";
+import { InvalidOptionError } from "../errors/invalid-option-error.js";
 import { hashText } from "../hash.js";
 
 /** A stored vector in a {@link MemoryStore}. */
@@ -40,15 +45,63 @@ export interface MemoryStore<Row, Id> extends EmbeddingStore<Id> {
   readonly writes: EmbeddingRecord<Id>[][];
   /** Called at the start of each `write()`: throw to make it fail, edit rows to race it. */
   beforeWrite?: (records: readonly EmbeddingRecord<Id>[]) => void | Promise<void>;
+  /** The key of every `every`-th row in key order but the last row's, as text (`String(key)`, ISO for Dates). */
+  keyBoundaries(options: KeyBoundariesOptions): Promise<KeyBound[]>;
+  /** A view of this store's rows in `range`: the same rows, vectors and writes. */
+  withKeyRange(range: KeyRange): EmbeddingStore<Id>;
 }
 
 function compareKeys(a: unknown, b: unknown): number {
   return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
 }
 
+/** A key part's text form, as PostgreSQL would print it for the usual key types. */
+function partText(part: unknown): string {
+  return part instanceof Date ? part.toISOString() : String(part);
+}
+
+/** A key's {@link KeyBound}: one text per part (a composite key is an array of parts). */
+function boundOf(key: unknown): KeyBound {
+  return Array.isArray(key) ? key.map(partText) : [partText(key)];
+}
+
+/** Compares one key part with its text form in a bound, reading the text as the part's type. */
+function comparePart(part: unknown, text: string): number {
+  if (typeof part === "number") return compareKeys(part, Number(text));
+  if (typeof part === "bigint") return compareKeys(part, BigInt(text));
+  if (part instanceof Date) return compareKeys(part.getTime(), Date.parse(text));
+  return compareKeys(String(part), text);
+}
+
+/** Compares a key with a bound, part by part (row comparison, as SQL does for composite keys). */
+function compareToBound(key: unknown, bound: KeyBound): number {
+  const parts = Array.isArray(key) ? key : [key];
+  for (let i = 0; i < parts.length; i++) {
+    const order = comparePart(parts[i], bound[i]!);
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
+function checkBound(bound: unknown, option: string): KeyBound | undefined {
+  if (bound === undefined) return undefined;
+  if (!Array.isArray(bound) || bound.length === 0 || bound.some((part) => typeof part !== "string")) {
+    throw new InvalidOptionError(option, 'an array of the key\'s parts as strings, e.g. ["42"]');
+  }
+  return bound;
+}
+
+/** Whether `key` lies in `range` (after < key <= through). */
+function inRange(key: unknown, range: KeyRange): boolean {
+  if (range.after && compareToBound(key, range.after) <= 0) return false;
+  if (range.through && compareToBound(key, range.through) > 0) return false;
+  return true;
+}
+
 /**
  * An in-memory {@link EmbeddingStore} for unit tests: keyset pages, compare-and-set writes,
- * transactions that roll back, coverage.
+ * transactions that roll back, coverage, and key ranges (`keyBoundaries`, `withKeyRange`) compared
+ * by the keys' JavaScript values (numbers, bigints, strings, Dates, or arrays of them).
  *
  * @example
  * ```ts
@@ -67,8 +120,12 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
   for (const row of options.rows ?? []) rows.set(keyOf(row), row);
   const records = new Map<Id, MemoryRecord>();
   const writes: EmbeddingRecord<Id>[][] = [];
+  let prepared: EmbeddingTarget | undefined;
 
-  const state = (id: Id, target: EmbeddingTarget): { item: PendingItem<Id>; status: keyof Coverage } => {
+  const state = (
+    id: Id,
+    target: Pick<EmbeddingTarget, "model">,
+  ): { item: PendingItem<Id>; status: keyof Coverage } => {
     const text = textOf(rows.get(id) as Row);
     const item = { id, text, hash: hashText(text) };
     const record = records.get(id);
@@ -77,35 +134,74 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
     return { item, status: current ? "embedded" : "stale" };
   };
 
+  /** Remembers the target: `coverage()` without a model counts for its model. */
+  const prepare = async (target: EmbeddingTarget): Promise<void> => {
+    prepared = target;
+  };
+
+  const sortedKeys = (range: KeyRange | undefined): Id[] =>
+    [...rows.keys()].filter((k) => range === undefined || inRange(k, range)).sort(compareKeys);
+
+  async function* scan(options: ScanOptions, range?: KeyRange): AsyncGenerator<PendingItem<Id>[]> {
+    let last: Id | undefined;
+    let hasLast = false;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const keys = sortedKeys(range)
+        .filter((k) => !hasLast || compareKeys(k, last) > 0)
+        .slice(0, options.pageSize);
+      if (keys.length === 0) return;
+      last = keys[keys.length - 1];
+      hasLast = true;
+      const page = keys
+        .map((k) => state(k, options))
+        .filter(({ status }) =>
+          options.reembed === "all"
+            ? true
+            : options.reembed === "stale"
+              ? status !== "embedded"
+              : status === "missing",
+        )
+        .map(({ item }) => item);
+      if (page.length > 0) yield page;
+    }
+  }
+
+  async function coverage(options: CoverageOptions = {}, range?: KeyRange): Promise<Coverage> {
+    options.signal?.throwIfAborted();
+    const model = options.model ?? prepared?.model;
+    if (model === undefined) {
+      throw new InvalidOptionError("model", "given (`coverage({ model })`), or the store prepared first");
+    }
+    const target = { model };
+    const counts = { total: 0, embedded: 0, stale: 0, missing: 0 };
+    for (const id of sortedKeys(range)) {
+      counts.total++;
+      counts[state(id, target).status]++;
+    }
+    return counts;
+  }
+
+  /** The store's rows in `range`: same rows, vectors and writes, a narrower scan and coverage. */
+  const restricted = (range: KeyRange): EmbeddingStore<Id> => {
+    const view: EmbeddingStore<Id> = {
+      prepare,
+      scan: (options) => scan(options, range),
+      write: (batch, options) => store.write(batch, options),
+      transaction: (work) => store.transaction(() => work(view)),
+      coverage: (options) => coverage(options, range),
+      keyBoundaries: (options) => store.keyBoundaries(options),
+      withKeyRange: (inner) => store.withKeyRange(inner),
+    };
+    return view;
+  };
+
   const store: MemoryStore<Row, Id> = {
     rows,
     records,
     writes,
-    async *scan(scan: ScanOptions) {
-      let last: Id | undefined;
-      let hasLast = false;
-      for (;;) {
-        scan.signal?.throwIfAborted();
-        const keys = [...rows.keys()]
-          .filter((k) => !hasLast || compareKeys(k, last) > 0)
-          .sort(compareKeys)
-          .slice(0, scan.pageSize);
-        if (keys.length === 0) return;
-        last = keys[keys.length - 1];
-        hasLast = true;
-        const page = keys
-          .map((k) => state(k, scan))
-          .filter(({ status }) =>
-            scan.reembed === "all"
-              ? true
-              : scan.reembed === "stale"
-                ? status !== "embedded"
-                : status === "missing",
-          )
-          .map(({ item }) => item);
-        if (page.length > 0) yield page;
-      }
-    },
+    prepare,
+    scan: (options) => scan(options),
     async write(batch: readonly EmbeddingRecord<Id>[], write: WriteOptions): Promise<WriteResult<Id>> {
       writes.push([...batch]);
       await store.beforeWrite?.(batch);
@@ -138,13 +234,25 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
         throw error;
       }
     },
-    async coverage(target) {
-      const counts = { total: 0, embedded: 0, stale: 0, missing: 0 };
-      for (const id of rows.keys()) {
-        counts.total++;
-        counts[state(id, target).status]++;
+    coverage: (options) => coverage(options),
+    async keyBoundaries({ every, signal }) {
+      if (!Number.isSafeInteger(every) || every < 1) {
+        throw new InvalidOptionError("every", "a positive integer");
       }
-      return counts;
+      signal?.throwIfAborted();
+      const keys = sortedKeys(undefined);
+      const bounds: KeyBound[] = [];
+      for (let i = every - 1; i < keys.length - 1; i += every) bounds.push(boundOf(keys[i]));
+      return bounds;
+    },
+    withKeyRange(range) {
+      if (typeof range !== "object" || range === null) {
+        throw new InvalidOptionError("range", "an object { after?, through? }");
+      }
+      return restricted({
+        after: checkBound(range.after, "range.after"),
+        through: checkBound(range.through, "range.through"),
+      });
     },
   };
   return store;

@@ -16,11 +16,11 @@ import net from "node:net";
 import { integer, pgTable, text, vector } from "drizzle-orm/pg-core";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { copyFile } from "../../adapters/drizzle/binary.js";
-import { copyIn } from "../../adapters/drizzle/copy-in.js";
+import { sessionOf } from "../../adapters/drizzle/driver.js";
 import { drizzleStore } from "../../adapters/drizzle/index.js";
 import type { EmbeddingRecord } from "../../src/contracts/embedding-store.js";
 import { hashText } from "../../src/hash.js";
+import { copyFile } from "../../src/postgres/index.js";
 import { type DriverName, databases, type TestDatabase } from "../support/databases.js";
 
 const ROWS = Number(process.env.ROWS ?? 20_000);
@@ -145,7 +145,9 @@ async function round(t: TestDatabase, data: EmbeddingRecord<number>[], results: 
   await results.time(BASELINE, data.length, async () => {
     for (const batch of batches(data)) {
       const file = rawFile(batch);
-      await t.db.transaction((tx) => copyIn(tx, "copy raw_copy (item_id, embedding, model, hash)", file));
+      await t.db.transaction((tx) =>
+        sessionOf(tx, true).copyIn("raw_copy (item_id, embedding, model, hash)", file),
+      );
     }
   });
   await t.exec("truncate item_embeddings; update docs set embedding = null, model = null, hash = null");

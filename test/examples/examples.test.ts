@@ -3,7 +3,8 @@
  * folder. The backfill-skills runs share one folder, in order: a run with a key the emulator refuses
  * (exit 1, key never shown, nothing written), a run on the built-in emulator (everything embedded),
  * and a re-run against this test's emulator, which counts the requests (none). The OpenAI example
- * runs in parallel in its own folder.
+ * runs in parallel in its own folder. The workers example runs last, without a server (the run with
+ * one is in `npm run examples`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +21,10 @@ const REFUSED_KEY = "pa-Sup3rSecretRefusedKey-do-not-print";
 const emulator = createEmbeddingsEmulator({ apiKeys: [ACCEPTED_KEY] });
 let server: EmulatorServer;
 let dataDir: string;
-const runs = {} as Record<"refused" | "first" | "second" | "openaiFirst" | "openaiSecond", ExampleRun>;
+const runs = {} as Record<
+  "refused" | "first" | "second" | "openaiFirst" | "openaiSecond" | "workersWithoutServer",
+  ExampleRun
+>;
 let voyageRequestsOnRerun = -1;
 let openaiCallsOnRerun: readonly unknown[] = [];
 
@@ -50,7 +54,9 @@ beforeAll(async () => {
     openaiCallsOnRerun = emulator.calls.filter((call) => call.api === "openai" && call.id > before);
   };
   await Promise.all([skills(), openai()]);
-}, 180_000);
+  // After the others, not beside them: two example processes at once are enough for a loaded machine.
+  runs.workersWithoutServer = await runExample("workers.ts", { dataDir });
+}, 600_000);
 
 afterAll(async () => {
   await server?.close();
@@ -136,5 +142,17 @@ describe("examples/openai-same-row.ts", () => {
         body: expect.objectContaining({ input: [expect.any(String)] }),
       }),
     ]);
+  });
+});
+
+describe("examples/workers.ts", () => {
+  // The full run (three pg-boss worker processes, one killed) is in `npm run examples` on the real
+  // server; here, only what a user without PostgreSQL sees.
+  it("without DATABASE_URL says how to start a server, and exits 0 without touching anything", () => {
+    const run = runs.workersWithoutServer;
+    expect(run.code, shown(run)).toBe(0);
+    expect(run.output).toContain("needs PostgreSQL");
+    expect(run.output).toContain("bash .ci/postgres.sh run npm run example:workers -- --seed");
+    expect(run.output).toMatch(/Not run\.\n$/);
   });
 });

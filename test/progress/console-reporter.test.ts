@@ -96,4 +96,35 @@ describe("consoleReporter", () => {
     }
     expect(chunks).toEqual(["[2/4] 2 rows/s · ETA 1s · 10 tokens · 0 retries\n"]);
   });
+
+  test("a run split across workers: each line and the bar carry the ranges; dead ranges are named at the end", () => {
+    const base = {
+      pending: 100,
+      scanned: 40,
+      embedded: 40,
+      deduplicated: 0,
+      skipped: 0,
+      failed: 10,
+      tokens: 1234,
+      requests: 8,
+      retries: 1,
+      rateLimited: 0,
+      elapsedMs: 4000,
+      rowsPerSecond: 10,
+      etaMs: 6000,
+      concurrency: 2,
+    };
+    const ranges = { total: 10, done: 4, running: 2, queued: 2, failed: 1, dead: 1 };
+    const lines = capture(false);
+    const report = consoleReporter({ stream: lines.stream });
+    report({ ...base, type: "batch", ranges });
+    report({ ...base, type: "done", ranges: { ...ranges, done: 9, running: 0, queued: 0, failed: 0 } });
+    expect(lines.chunks).toEqual([
+      "[40/100] 10 rows/s · ETA 6s · 1,234 tokens · 1 retries · ranges 4/10 done, 2 running, 1 to retry, 1 dead\n",
+      "Backfill finished, some ranges failed: 40 embedded, 0 skipped, 1,234 tokens, 8 requests, 1 retry, 10 failed in 4s · ranges 9/10 done, 1 dead\n",
+    ]);
+    const bar = capture(true);
+    consoleReporter({ stream: bar.stream, mode: "bar", redrawMs: 0 })({ ...base, type: "batch", ranges });
+    expect(bar.chunks.join("")).toMatch(/ · 1 retries · ranges 4\/10 done, 2 running, 1 to retry, 1 dead$/);
+  });
 });

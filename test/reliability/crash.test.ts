@@ -191,7 +191,7 @@ describe("reliability: crashes [pglite, file-backed]", () => {
       await client.exec(`create extension if not exists vector; ${tables.ddl} ${SLOW_WRITES}`);
       await resetItems(drizzle({ client }) as unknown as AnyDb, tables, rows);
     });
-  }, 60_000);
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   crashTests(() => backend, { randomMoment: false });
 });

@@ -191,12 +191,10 @@ describeEachDatabase("reliability: bad input", (database) => {
           { id: 3, title: "huge", body: huge },
           seedRow(4),
         ]);
-        const started = Date.now();
         const report = await run();
         expect(report).toMatchObject({ embedded: 3, skippedRows: [{ id: 3, reason: "input_too_long" }] });
         // The batch of four, then its half with the huge row, then the row alone: three refusals.
         expect(h.emulator.calls.filter((c) => c.status === 400)).toHaveLength(3);
-        expect(Date.now() - started).toBeLessThan(20_000);
         expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ current: 3, pendingIds: ["3"] });
       });
     }

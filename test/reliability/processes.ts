@@ -4,7 +4,7 @@
  * time after the start. The promise settles only once the child has exited, so two processes never
  * open one PGlite directory.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { tally, VOYAGE_KEY } from "./harness.js";
 
@@ -22,6 +22,10 @@ export interface WorkerSettings {
   readonly partition?: { index: number; count: number };
   /** Batch mode: a pause after each output line read, so a kill lands mid-download. */
   readonly lineDelayMs?: number;
+  /** Another worker script than worker.ts (same markers), e.g. the pg-boss worker. */
+  readonly script?: string;
+  /** More environment, applied last (it may replace VOYAGE_API_KEY). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Where to kill the worker. */
@@ -46,9 +50,16 @@ export interface WorkerResult {
 /** Every line any worker printed in this file, for the secret search. */
 export const workerOutput: string[] = [];
 
-export function runWorker(settings: WorkerSettings, kill?: KillPoint): Promise<WorkerResult> {
+/**
+ * Starts the worker; the promise settles once it has exited. `child` is there to signal it (a
+ * long-running worker is told to stop with SIGTERM).
+ */
+export function runWorker(
+  settings: WorkerSettings,
+  kill?: KillPoint,
+): Promise<WorkerResult> & { readonly child: ChildProcess } {
   const started = Date.now();
-  const child = spawn(process.execPath, ["--import", "tsx", WORKER], {
+  const child = spawn(process.execPath, ["--import", "tsx", settings.script ?? WORKER], {
     env: {
       ...process.env,
       VOYAGE_API_KEY: VOYAGE_KEY,
@@ -60,6 +71,7 @@ export function runWorker(settings: WorkerSettings, kill?: KillPoint): Promise<W
       W_LINE_DELAY_MS: String(settings.lineDelayMs ?? 0),
       // Plain lines from the reporter, as in a CI log.
       CI: "1",
+      ...settings.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -87,7 +99,7 @@ export function runWorker(settings: WorkerSettings, kill?: KillPoint): Promise<W
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
     output += chunk;
   });
-  return new Promise((resolve, reject) => {
+  const exited = new Promise<WorkerResult>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -97,6 +109,7 @@ export function runWorker(settings: WorkerSettings, kill?: KillPoint): Promise<W
       resolve({ code, killed, output, report, elapsedMs: Date.now() - started });
     });
   });
+  return Object.assign(exited, { child });
 }
 
 /** mulberry32: the suite's seeded choices (kill points, edits) are the same on every run. */

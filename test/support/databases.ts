@@ -27,6 +27,8 @@ export interface TestDatabase {
   readonly driver: DriverName;
   /** Drizzle over it. */
   readonly db: AnyDb;
+  /** The driver's own client behind `db`: the PGlite instance, the `pg.Pool`, the postgres.js `Sql`. */
+  readonly client: unknown;
   /** Whether it is a real server (several connections, locks that mean something). */
   readonly realServer: boolean;
   /** Its connection string (real server only): for child processes and extra connections. */
@@ -37,7 +39,7 @@ export interface TestDatabase {
    * Another Drizzle database on the same data over new connections (a separate pool: another
    * "process"). PGlite is one connection: it returns the same `db`.
    */
-  connect(): Promise<{ db: AnyDb; close(): Promise<void> }>;
+  connect(): Promise<{ db: AnyDb; client: unknown; close(): Promise<void> }>;
   /** Closes every connection and drops the database. */
   close(): Promise<void>;
 }
@@ -62,12 +64,13 @@ async function createPglite(options: { vector?: boolean } = {}): Promise<TestDat
   return {
     driver: "pglite",
     db,
+    client,
     realServer: false,
     url: undefined,
     exec: async (statements) => {
       await client.exec(statements);
     },
-    connect: async () => ({ db, close: async () => {} }),
+    connect: async () => ({ db, client, close: async () => {} }),
     close: () => client.close(),
   };
 }
@@ -88,7 +91,7 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-type Connection = { db: AnyDb; close(): Promise<void> };
+type Connection = { db: AnyDb; client: unknown; close(): Promise<void> };
 
 function nodePostgres(url: string): Connection {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
@@ -97,13 +100,17 @@ function nodePostgres(url: string): Connection {
   // That is expected here, and must not surface as an uncaught exception that fails the whole run.
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
-  return { db: drizzleNodePg({ client: pool }) as unknown as AnyDb, close: () => pool.end() };
+  return { db: drizzleNodePg({ client: pool }) as unknown as AnyDb, client: pool, close: () => pool.end() };
 }
 
 function postgresJs(url: string): Connection {
   // onnotice: keep test output clean (PostgreSQL notices are informational).
   const client = postgres(url, { max: 4, onnotice: () => {} });
-  return { db: drizzlePostgresJs({ client }) as unknown as AnyDb, close: () => client.end({ timeout: 5 }) };
+  return {
+    db: drizzlePostgresJs({ client }) as unknown as AnyDb,
+    client,
+    close: () => client.end({ timeout: 5 }),
+  };
 }
 
 async function createServerDatabase(
@@ -134,6 +141,7 @@ async function createServerDatabase(
   return {
     driver,
     db: main.db,
+    client: main.client,
     realServer: true,
     url,
     exec,

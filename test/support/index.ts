@@ -1,3 +1,4 @@
+export { deferred, printedDuring, rejectionOf, rowsOf, until } from "./assertions.js";
 export {
   type AnyDb,
   type DatabaseFactory,

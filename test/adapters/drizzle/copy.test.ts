@@ -5,9 +5,9 @@
  */
 import { count, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
-import { copyFile } from "../../../adapters/drizzle/binary.js";
-import { copyIn } from "../../../adapters/drizzle/copy-in.js";
+import { sessionOf } from "../../../adapters/drizzle/driver.js";
 import { drizzleStore } from "../../../adapters/drizzle/index.js";
+import { copyFile } from "../../../src/postgres/index.js";
 import { deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
 import { describeEachDatabase, type TestDatabase } from "../../support/index.js";
 import { DIMENSIONS, MODEL, skillTables, skillText } from "./fixtures.js";
@@ -70,13 +70,13 @@ describeEachDatabase("drizzleStore COPY", (database) => {
           return [key, `row ${id}`];
         }),
       );
-    await t.db.transaction((tx) => copyIn(tx, "copy copy_target (id, body)", file([1, 2, 3])));
-    const failure = await t.db
-      .transaction((tx) => copyIn(tx, "copy copy_target (id, body)", file([4, 1])))
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      );
+    const copy = (ids: number[]) =>
+      t.db.transaction((tx) => sessionOf(tx, true).copyIn("copy_target (id, body)", file(ids)));
+    await copy([1, 2, 3]);
+    const failure = await copy([4, 1]).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(Error);
     // The connection is usable again and nothing of the failed COPY stayed.
     const rows = await t.db.execute(sql`select count(*)::int as n from copy_target`);

@@ -3,6 +3,7 @@
  * plan's `skills` / `skill_embeddings` (one pair per key type) and a `docs` table that carries its own
  * embedding (same-row layout).
  */
+import type { SQL } from "drizzle-orm";
 import { bigint, integer, pgTable, serial, text, uuid, vector } from "drizzle-orm/pg-core";
 import type { EmbeddingTarget } from "../../../src/contracts/embedding-store.js";
 
@@ -73,6 +74,29 @@ export function skillTables(kind: KeyKind, suffix: string = kind, options: { for
       input_hash text not null
     );`;
   return { skills, skillEmbeddings, ddl };
+}
+
+/** drizzleStore's options over `skillTables()` (separate table, version "1"), plus `extra`. */
+export function skillStoreOptions<Db>(
+  db: Db,
+  tables: Pick<ReturnType<typeof skillTables>, "skills" | "skillEmbeddings">,
+  extra: { filter?: SQL; partition?: { index: number; count: number } } = {},
+) {
+  const { skills, skillEmbeddings } = tables;
+  return {
+    db,
+    version: "1",
+    partition: extra.partition,
+    source: { table: skills, key: skills.id, text: skillText, filter: extra.filter },
+    target: {
+      table: skillEmbeddings,
+      key: skillEmbeddings.skillId,
+      embedding: skillEmbeddings.embedding,
+      model: skillEmbeddings.modelName,
+      version: skillEmbeddings.modelVersion,
+      hash: skillEmbeddings.inputHash,
+    },
+  };
 }
 
 /** A table that holds its own embedding (same-row layout). */

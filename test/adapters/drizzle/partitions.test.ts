@@ -172,7 +172,7 @@ describeEachDatabase("drizzleStore partitions", (database) => {
       expect(ids).toHaveLength(ROWS);
       expect(new Set(ids).size).toBe(ROWS);
       await expectEachRowWrittenOnce(t.db);
-    }, 60_000);
+    });
 });
 
 function runWorker(

@@ -1,12 +1,23 @@
+import type { PGlite } from "@electric-sql/pglite";
 import { asc, count, eq, ne, sql } from "drizzle-orm";
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
+import { drizzle } from "drizzle-orm/postgres-js";
 import pg from "pg";
+import postgres from "postgres";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { drizzleStore } from "../../../adapters/drizzle/index.js";
-import { DimensionMismatchError, StoreError } from "../../../src/errors/index.js";
+import { DimensionMismatchError, InvalidOptionError, StoreError } from "../../../src/errors/index.js";
 import { hashText } from "../../../src/hash.js";
 import { deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
-import { describeEachDatabase, type TestDatabase } from "../../support/index.js";
+import {
+  describeEachDatabase,
+  printedDuring,
+  rejectionOf,
+  rowsOf,
+  type TestDatabase,
+  until,
+} from "../../support/index.js";
 import { DIMENSIONS, docTables, MODEL, skillTables, skillText } from "./fixtures.js";
 import { parseVector, runBackfill, scanAll } from "./helpers.js";
 
@@ -35,13 +46,19 @@ describeEachDatabase("drizzleStore", (database) => {
   let t: TestDatabase;
 
   const store = (
-    overrides: { version?: string; filter?: ReturnType<typeof sql>; binaryWrites?: boolean } = {},
+    overrides: {
+      version?: string;
+      filter?: ReturnType<typeof sql>;
+      binaryWrites?: boolean;
+      text?: typeof skillText;
+    } = {},
+    db: TestDatabase["db"] = t.db,
   ) =>
     drizzleStore({
-      db: t.db,
+      db,
       version: overrides.version ?? "1",
       binaryWrites: overrides.binaryWrites,
-      source: { table: skills, key: skills.id, text: skillText, filter: overrides.filter },
+      source: { table: skills, key: skills.id, text: overrides.text ?? skillText, filter: overrides.filter },
       target: {
         table: skillEmbeddings,
         key: skillEmbeddings.skillId,
@@ -297,6 +314,72 @@ describeEachDatabase("drizzleStore", (database) => {
     });
   });
 
+  it("coverage() counts for the prepared target's model when given none, and says what to do when it has neither", async () => {
+    const s = store();
+    await expect(s.coverage()).rejects.toSatisfy(
+      (error) =>
+        InvalidOptionError.isInstance(error) &&
+        error.option === "model" &&
+        /prepare\(target\)/.test(error.message),
+    );
+    await runBackfill(s, { reembed: "missing" });
+    expect(await s.coverage()).toEqual({ total: 23, embedded: 23, stale: 0, missing: 0 });
+    expect(await s.coverage({ model: "another-model" })).toEqual({
+      total: 23,
+      embedded: 0,
+      stale: 23,
+      missing: 0,
+    });
+    expect(await s.transaction((tx) => tx.coverage())).toEqual({
+      total: 23,
+      embedded: 23,
+      stale: 0,
+      missing: 0,
+    });
+  });
+
+  it("coverage() stops when its signal aborts, even within its last page", async () => {
+    await runBackfill(store(), { reembed: "missing" });
+    const reason = new Error("stop counting");
+    const controller = new AbortController();
+    const aborting = store({
+      text: (row) => {
+        controller.abort(reason);
+        return skillText(row);
+      },
+    });
+    await expect(aborting.coverage({ ...MODEL, signal: controller.signal })).rejects.toBe(reason);
+    await expect(store().coverage({ ...MODEL, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
+  if (database.realServer)
+    it("coverage() rejects at once when aborted while its read waits on the database", async () => {
+      const other = await t.connect();
+      const reason = new Error("stop counting");
+      const controller = new AbortController();
+      try {
+        await other.db.transaction(async (tx) => {
+          await tx.execute(sql`lock table skills_main in access exclusive mode`);
+          const counting = store().coverage({ ...MODEL, signal: controller.signal });
+          const outcome = counting.then(
+            () => "resolved",
+            (error: unknown) => error,
+          );
+          // Abort once the count's query is waiting for the lock.
+          await until(async () => {
+            const waiting = await tx.execute(
+              sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`,
+            );
+            return rowsOf<{ n: number }>(waiting)[0]!.n > 0;
+          });
+          controller.abort(reason);
+          expect(await outcome).toBe(reason);
+        });
+      } finally {
+        await other.close();
+      }
+    });
+
   it("applies source.filter to scans and coverage", async () => {
     const even = store({ filter: sql`${skills.id} % 2 = 0` });
     const run = await runBackfill(even);
@@ -395,8 +478,83 @@ describeEachDatabase("drizzleStore", (database) => {
     expect(await s.prune()).toBe(0);
     const left = await t.db.select({ id: pruned.skillEmbeddings.skillId }).from(pruned.skillEmbeddings);
     expect(left.map((row) => Number(row.id)).sort((a, b) => a - b)).toEqual([1, 3, 4, 5, 6, 8, 9, 10]);
-    expect(await docStore().prune()).toBe(0);
   });
+
+  it("prune() on the same-row layout says it does not apply instead of returning 0", async () => {
+    const error = await rejectionOf(docStore().prune());
+    expect(StoreError.isInstance(error) && error.reason).toBe("unsupported");
+    expect(error.message).toMatch(/same-row layout.*docs/);
+  });
+
+  if (database.driver === "pglite")
+    it("works through Drizzle alone on a driver the PostgreSQL kit has no session for (pg-proxy)", async () => {
+      const pglite = t.client as PGlite;
+      const proxy = drizzleProxy(async (text, params, method) => {
+        const result = await pglite.query(text, params, { rowMode: method === "all" ? "array" : "object" });
+        return { rows: result.rows };
+      });
+      const s = store({}, proxy);
+      // The catalog checks run through db.execute(), with their parameters bound by Drizzle.
+      await s.prepare(MODEL);
+      await expect(s.prepare({ ...MODEL, dimensions: 3 })).rejects.toThrow(/holds vector\(8\)/);
+      await runBackfill(store(), { reembed: "missing" });
+      expect(await s.coverage()).toEqual({ total: 23, embedded: 23, stale: 0, missing: 0 });
+      expect(await s.createIndex()).toBe("skill_embeddings_main_embedding_hnsw_idx");
+      const [index] = rowsOf<{ found: boolean }>(
+        await t.db.execute(
+          sql`select to_regclass('skill_embeddings_main_embedding_hnsw_idx') is not null as found`,
+        ),
+      );
+      expect(index?.found).toBe(true);
+      await t.exec("drop index skill_embeddings_main_embedding_hnsw_idx");
+      await s.release();
+    });
+
+  if (database.driver === "postgres.js")
+    it("prints nothing to stdout through every operation, on a postgres.js client with its defaults", async () => {
+      // postgres.js prints every server notice with console.log unless given `onnotice` (the suite's own
+      // client has one): a statement raising a NOTICE (CREATE INDEX IF NOT EXISTS on an existing index…)
+      // would print from inside the library.
+      const client = postgres(t.url!, { max: 3 });
+      const db = drizzle({ client });
+      const separate = store({}, db);
+      const sameRow = drizzleStore({
+        db,
+        source: { table: docs, key: docs.id, text: (d) => d.title },
+        target: { embedding: docs.embedding, model: docs.embeddingModel, hash: docs.embeddingHash },
+      });
+      const indexes: string[] = [];
+      try {
+        const printed = await printedDuring(async () => {
+          for (let round = 0; round < 2; round++) {
+            for (const s of [separate, sameRow]) {
+              await runBackfill(s, { reembed: round === 0 ? "missing" : "all", pageSize: 5 });
+              await s.prepare(MODEL);
+              await s.coverage();
+              await s.release();
+              await s.transaction(async (tx) => {
+                const [item] = (await scanAll(tx, "all", 1)).slice(0, 1);
+                const embedding = deterministicEmbedding(item!.text, DIMENSIONS);
+                await tx.write([{ id: item!.id, hash: item!.hash, embedding }], MODEL);
+              });
+              indexes.push(await s.createIndex());
+              // pgvector raises a NOTICE ("little data") building an IVFFlat index on a few rows.
+              indexes.push(
+                await s.createIndex({ method: "ivfflat", lists: 50, name: `ivf_${indexes.length}` }),
+              );
+              await s.nearest(deterministicEmbedding("skill 1", DIMENSIONS), { limit: 3 });
+              await s.findSimilar(1, { limit: 3 });
+            }
+            await t.db.delete(skills).where(eq(skills.id, 23 - round));
+            await separate.prune();
+          }
+        });
+        expect(printed).toEqual([]);
+      } finally {
+        await client.end({ timeout: 5 });
+        await t.exec([...new Set(indexes)].map((name) => `drop index if exists "${name}";`).join(""));
+      }
+    });
 
   it("same-row layout: embeds, detects staleness, refuses stale vectors and counts coverage", async () => {
     const s = docStore();

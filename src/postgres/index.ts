@@ -1,0 +1,59 @@
+/*
+ * @relay/embeddings/postgres: the PostgreSQL kit for stores. Everything a pgvector store needs that does
+ * not depend on how it builds SQL: one session interface over node-postgres, postgres.js and PGlite,
+ * binary encodings and COPY, catalog and schema checks, run locks, staging of vectors, vector indexes,
+ * and the mapping of database errors to the library's errors. drizzleStore is built on it.
+ */
+export { abortable } from "./abortable.js";
+export { acquireRunLock, type HeldLock, type RunLockOptions } from "./advisory-lock.js";
+export {
+  binaryKeyEncoder,
+  type CopyField,
+  copyFile,
+  TEXT_TYPES,
+  textArray,
+  vectorArray,
+  vectorText,
+} from "./binary.js";
+export {
+  type ColumnInfo,
+  hasUniqueIndex,
+  qualifiedName,
+  quoteIdentifier,
+  relationExists,
+  type TableName,
+  tableColumns,
+  tableName,
+  vectorExtension,
+  vectorTypeOid,
+} from "./catalog.js";
+export { planVectorCopy, type VectorCopyColumns, type VectorCopyPlan } from "./copy-plan.js";
+export { databaseError, guard, sqlState } from "./database-error.js";
+export { makeSession, type SessionParts, withReserved } from "./make-session.js";
+export { type NodePostgresClient, nodePostgresSession } from "./node-postgres.js";
+export { type PGliteClient, pgliteSession } from "./pglite.js";
+export { type PostgresJsSql, postgresJsSession } from "./postgres-js.js";
+export {
+  checkTableColumns,
+  checkUniqueIndex,
+  checkVectorColumn,
+  checkVectorExtension,
+  type VectorColumnCheck,
+} from "./schema-checks.js";
+export type {
+  PgCapabilities,
+  PgDriver,
+  PgQueryOptions,
+  PgReservedSession,
+  PgRow,
+  PgSession,
+} from "./session.js";
+export {
+  fragmentQuery,
+  joinFragments,
+  rawFragment,
+  type SqlFragment,
+  sqlFragment,
+} from "./sql-fragment.js";
+export { type StagedRow, type StagedRows, type StagingCache, stageRows } from "./staging.js";
+export { type CreateIndexOptions, createVectorIndex } from "./vector-index.js";

@@ -1,0 +1,169 @@
+import { InvalidOptionError } from "../errors/index.js";
+import { qualifiedName, quoteIdentifier, relationExists, type TableName } from "./catalog.js";
+import { guard, sqlState } from "./database-error.js";
+import { withReserved } from "./make-session.js";
+import type { PgSession } from "./session.js";
+
+/**
+ * Options of `createIndex()` / {@link createVectorIndex}. Build the index after a bulk backfill:
+ * inserting into an indexed table is about ten times slower. Raise `maintenance_work_mem` for large
+ * tables.
+ *
+ * @example
+ * ```ts
+ * await backfill({ provider, store });
+ * await store.createIndex({ method: "hnsw", ops: "vector_cosine_ops", m: 16, efConstruction: 64 });
+ * ```
+ */
+export interface CreateIndexOptions {
+  /**
+   * Index method.
+   * @default "hnsw"
+   */
+  readonly method?: "hnsw" | "ivfflat";
+  /**
+   * Operator class: the distance the index serves. `nearest()`/`findSimilar()` use cosine.
+   * @default "vector_cosine_ops"
+   */
+  readonly ops?: "vector_cosine_ops" | "vector_l2_ops" | "vector_ip_ops" | "vector_l1_ops";
+  /**
+   * Index name.
+   * @default `${table}_${column}_${method}_idx` (cut to PostgreSQL's 63 bytes)
+   */
+  readonly name?: string;
+  /**
+   * HNSW: connections per layer.
+   * @default pgvector's (16)
+   */
+  readonly m?: number;
+  /**
+   * HNSW: candidate list size while building.
+   * @default pgvector's (64)
+   */
+  readonly efConstruction?: number;
+  /**
+   * IVFFlat: number of lists (rows / 1000 is pgvector's advice up to 1M rows).
+   * @default pgvector's (100)
+   */
+  readonly lists?: number;
+  /**
+   * `CREATE INDEX CONCURRENTLY`: does not block writes, cannot run inside a transaction.
+   * @default false
+   */
+  readonly concurrently?: boolean;
+}
+
+const METHODS = new Set(["hnsw", "ivfflat"]);
+const OPS = new Set(["vector_cosine_ops", "vector_l2_ops", "vector_ip_ops", "vector_l1_ops"]);
+
+function storageParameters(options: CreateIndexOptions): string {
+  const entries: [string, number | undefined][] =
+    (options.method ?? "hnsw") === "hnsw"
+      ? [
+          ["m", options.m],
+          ["ef_construction", options.efConstruction],
+        ]
+      : [["lists", options.lists]];
+  const set = entries.filter((entry): entry is [string, number] => entry[1] !== undefined);
+  for (const [name, value] of set) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new InvalidOptionError(
+        name === "ef_construction" ? "efConstruction" : name,
+        "a positive integer",
+      );
+    }
+  }
+  if (set.length === 0) return "";
+  // DDL takes no bind parameters; the values are checked integers.
+  return ` with (${set.map(([name, value]) => `${name} = ${value}`).join(", ")})`;
+}
+
+/** Default index name, trimmed to 63 bytes like PostgreSQL would. */
+function defaultName(table: TableName, column: string, method: string): string {
+  const name = `${table.name}_${column}_${method}_idx`;
+  return Buffer.from(name, "utf8")
+    .subarray(0, 63)
+    .toString("utf8")
+    .replace(/\uFFFD+$/, "");
+}
+
+/** Message levels below `warning`, which PostgreSQL sends as notices. */
+const QUIETER_THAN_WARNING = new Set([
+  "debug5",
+  "debug4",
+  "debug3",
+  "debug2",
+  "debug1",
+  "debug",
+  "log",
+  "notice",
+  "info",
+]);
+
+/*
+ * Runs `work` with the connection's `client_min_messages` at `warning` or above, then puts back what it
+ * was: pgvector reports on index builds with NOTICEs ("ivfflat index created with little data", "hnsw
+ * graph no longer fits into maintenance_work_mem"), and postgres.js prints every notice to stdout
+ * unless the application gave it `onnotice`. A library never writes to stdout on its own.
+ */
+async function withoutNotices<T>(
+  session: PgSession,
+  work: (connection: PgSession) => Promise<T>,
+): Promise<T> {
+  if (!session.capabilities.reserve) return work(session);
+  return withReserved(session, async (connection) => {
+    const [row] = await connection.query<{ level: string }>(
+      "select current_setting('client_min_messages') as level",
+    );
+    const level = String(row?.level ?? "notice");
+    if (!QUIETER_THAN_WARNING.has(level)) return await work(connection);
+    await connection.query("select set_config('client_min_messages', 'warning', false)");
+    try {
+      return await work(connection);
+    } finally {
+      // In a transaction that the statement aborted this fails, and the rollback restores the level.
+      await connection.query("select set_config('client_min_messages', $1, false)", [level]).catch(() => {});
+    }
+  });
+}
+
+/**
+ * Builds a pgvector index on `table.column` unless a relation of its name already exists in the table's
+ * schema (the catalog is read first: `CREATE INDEX IF NOT EXISTS` would raise a NOTICE), and returns its
+ * name. The build runs with notices silenced on its connection; a build that another process finished
+ * first counts as done. Throws `InvalidOptionError` for a wrong option and `StoreError` for a failed
+ * build.
+ *
+ * @example
+ * ```ts
+ * const name = await createVectorIndex(session, tableName("skill_embeddings"), "embedding", { m: 16 });
+ * ```
+ */
+export async function createVectorIndex(
+  session: PgSession,
+  table: TableName,
+  column: string,
+  options: CreateIndexOptions = {},
+): Promise<string> {
+  const method = options.method ?? "hnsw";
+  const ops = options.ops ?? "vector_cosine_ops";
+  if (!METHODS.has(method)) throw new InvalidOptionError("method", '"hnsw" or "ivfflat"');
+  if (!OPS.has(ops)) throw new InvalidOptionError("ops", "a pgvector `vector` operator class");
+  if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) {
+    throw new InvalidOptionError("name", "a non-empty string");
+  }
+  const name = options.name ?? defaultName(table, column, method);
+  const statement = `create index ${options.concurrently ? "concurrently " : ""}${quoteIdentifier(name)}
+    on ${qualifiedName(table)} using ${method} (${quoteIdentifier(column)} ${ops})${storageParameters(options)}`;
+  await guard(`Creating index ${name} on ${table.display}`, async () => {
+    if (await relationExists(session, table, name)) return;
+    await withoutNotices(session, (connection) =>
+      connection.query(statement).catch((error: unknown) => {
+        // duplicate_table: another process built it between the check and now.
+        if (sqlState(error) !== "42P07") throw error;
+        return [];
+      }),
+    );
+  });
+  return name;
+}
