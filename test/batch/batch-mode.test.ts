@@ -73,12 +73,20 @@ const BATCH = {
   pageSize: 10,
 } as const;
 
-/** The suite on one database; `full: false` keeps the two happy paths (the other driver of a server). */
 /**
  * How much of the suite a driver gets: `"all"` on PGlite; on node-postgres the cases whose SQL or
  * concurrency differs on a server; on postgres.js (same SQL, other result shapes) the happy path.
+ * Every driver takes the keys through the jobs table (each maps bigint, uuid and text its own way).
+ * One database per driver for the whole file.
  */
 type Coverage = "all" | "server" | "happy";
+
+/** Keys that do not round-trip through JavaScript numbers or plain text: bigints past 2^53, uuids, texts full of quotes. */
+const KEYS: Record<Exclude<KeyKind, "integer">, (i: number) => unknown> = {
+  bigint: (i) => 9_007_199_254_740_993n + BigInt(i) * 1_000_000_007n,
+  uuid: (i) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
+  text: (i) => [`k'${i}";--`, `{a,"b"} ${i}`, `$${i} %s \\x`, `😀 ${i}`][i % 4]!,
+};
 
 const suite = (coverage: Coverage) => (database: DatabaseFactory) => {
   /** A case for the drivers whose coverage is in `on` (always on PGlite). */
@@ -95,6 +103,9 @@ const suite = (coverage: Coverage) => (database: DatabaseFactory) => {
   beforeAll(async () => {
     t = await database.create();
     await t.exec(tables.ddl);
+    for (const kind of Object.keys(KEYS) as (keyof typeof KEYS)[]) {
+      await t.exec(itemTables(`bkey_${kind}`, kind).ddl);
+    }
   });
   afterAll(() => t?.close());
   beforeEach(async () => {
@@ -353,56 +364,34 @@ const suite = (coverage: Coverage) => (database: DatabaseFactory) => {
     expect(out).toMatch(/Collected batch batch_\w+/);
     expect(out).toMatch(/Backfill complete: 24 embedded/);
   });
-};
 
-describeEachDatabase("backfill({ mode: 'batch' })", suite("all"), { drivers: ["pglite"] });
-describeEachDatabase("backfill({ mode: 'batch' })", suite("server"), { drivers: ["node-postgres"] });
-describeEachDatabase("backfill({ mode: 'batch' })", suite("happy"), { drivers: ["postgres.js"] });
+  for (const [kind, key] of Object.entries(KEYS)) {
+    it(`${kind} keys go through the jobs table and back exactly`, async () => {
+      const keyed = itemTables(`bkey_${kind}`, kind as KeyKind);
+      const seeded = Array.from({ length: 8 }, (_, i) => seedRow(i + 1, key(i + 1)));
+      await resetItems(t.db, keyed, seeded);
+      const run = (wait: boolean) =>
+        backfill({ ...BATCH, wait, provider: voyage(msw.voyageBaseURL), store: itemStore(t.db, keyed) });
+      expect((await run(false)).batch?.inFlight.rows).toBe(8);
+      expect(await run(true)).toMatchObject({ embedded: 8 });
+      expect(await verifyEmbeddings(t.db, keyed)).toMatchObject({ current: 8 });
+    }, ["all", "server", "happy"]);
+  }
 
-/** Keys that do not round-trip through JavaScript numbers or plain text: bigints past 2^53, uuids, texts full of quotes. */
-const KEYS: Record<Exclude<KeyKind, "integer">, (i: number) => unknown> = {
-  bigint: (i) => 9_007_199_254_740_993n + BigInt(i) * 1_000_000_007n,
-  uuid: (i) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
-  text: (i) => [`k'${i}";--`, `{a,"b"} ${i}`, `$${i} %s \\x`, `😀 ${i}`][i % 4]!,
-};
-
-describeEachDatabase(
-  "batch jobs table",
-  (database) => {
-    let t: TestDatabase;
-    const msw = useEmulator("msw");
-    beforeAll(async () => {
-      t = await database.create();
-      for (const kind of Object.keys(KEYS) as (keyof typeof KEYS)[])
-        await t.exec(itemTables(`bkey_${kind}`, kind).ddl);
+  it("batchJobs.create: false refuses a missing table with a StoreError naming it", async () => {
+    const store = drizzleStore({
+      ...itemStoreOptions(t.db, itemTables("bkey_text", "text")),
+      batchJobs: { table: "no_such_jobs", create: false },
     });
-    afterAll(() => t?.close());
+    const error = await rejectionOf(backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store }));
+    expect(error).toMatchObject({ name: "StoreError", reason: "schema" });
+    expect((error as Error).message).toContain("no_such_jobs");
+  });
 
-    for (const [kind, key] of Object.entries(KEYS)) {
-      it(`${kind} keys go through the jobs table and back exactly`, async () => {
-        const keyed = itemTables(`bkey_${kind}`, kind as KeyKind);
-        const seeded = Array.from({ length: 8 }, (_, i) => seedRow(i + 1, key(i + 1)));
-        await resetItems(t.db, keyed, seeded);
-        const run = (wait: boolean) =>
-          backfill({ ...BATCH, wait, provider: voyage(msw.voyageBaseURL), store: itemStore(t.db, keyed) });
-        expect((await run(false)).batch?.inFlight.rows).toBe(8);
-        expect(await run(true)).toMatchObject({ embedded: 8 });
-        expect(await verifyEmbeddings(t.db, keyed)).toMatchObject({ current: 8 });
-      });
-    }
-
-    it("batchJobs.create: false refuses a missing table with a StoreError naming it", async () => {
-      const store = drizzleStore({
-        ...itemStoreOptions(t.db, itemTables("bkey_text", "text")),
-        batchJobs: { table: "no_such_jobs", create: false },
-      });
-      const error = await rejectionOf(backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store }));
-      expect(error).toMatchObject({ name: "StoreError", reason: "schema" });
-      expect((error as Error).message).toContain("no_such_jobs");
-    });
-
-    if (database.realServer) {
-      it("two transactions finishing the same line: only the first gets it, the second waits and gets none", async () => {
+  if (database.realServer) {
+    vitestIt(
+      "two transactions finishing the same line: only the first gets it, the second waits and gets none",
+      async () => {
         const store = itemStoreFor(t.db);
         const target = { provider: "voyage", model: "voyage-3.5", dimensions: 256 };
         await store.batchJobs.prepare(target);
@@ -445,11 +434,14 @@ describeEachDatabase(
           await other.close();
           await store.batchJobs.remove("job-x");
         }
-      });
-    }
-  },
-  { drivers: ["pglite", "node-postgres"] },
-);
+      },
+    );
+  }
+};
+
+describeEachDatabase("backfill({ mode: 'batch' })", suite("all"), { drivers: ["pglite"] });
+describeEachDatabase("backfill({ mode: 'batch' })", suite("server"), { drivers: ["node-postgres"] });
+describeEachDatabase("backfill({ mode: 'batch' })", suite("happy"), { drivers: ["postgres.js"] });
 
 describe("backfill({ mode: 'batch' }) options", () => {
   it("refuses a provider without a batch API and a store without batch jobs, naming the option", async () => {
