@@ -322,6 +322,25 @@ const suite = (coverage: Coverage) => (database: DatabaseFactory) => {
     );
   }
 
+  it("a store split into key ranges keeps each range's jobs apart: a range's run neither re-attaches to nor collects another's", async () => {
+    const half = String(ROWS / 2);
+    const ranges = [{ through: [half] }, { after: [half] }].map((range) => store().withKeyRange(range));
+    const run = (range: number, wait: boolean) =>
+      backfill({ ...BATCH, wait, provider: voyage(msw.voyageBaseURL), store: ranges[range]! });
+    expect((await run(0, false)).batch?.inFlight.rows).toBe(ROWS / 2);
+    // Range 1 submits its own rows: range 0's batches in flight are not its own.
+    const second = await run(1, false);
+    expect(second.batch).toMatchObject({ submitted: { rows: ROWS / 2 }, inFlight: { rows: ROWS / 2 } });
+    expect(await run(1, true)).toMatchObject({
+      embedded: ROWS / 2,
+      batch: { collected: { rows: ROWS / 2 } },
+    });
+    expect(await jobsLeft(), "range 0's jobs are still waiting for range 0").toBeGreaterThan(0);
+    expect(await run(0, true)).toMatchObject({ embedded: ROWS / 2 });
+    expect(await verifyEmbeddings(t.db, tables)).toMatchObject({ rows: ROWS, current: ROWS });
+    expect(await jobsLeft()).toBe(0);
+  });
+
   it("a row edited while its batch was pending is not overwritten with the old text's vector", async () => {
     await backfill({ ...BATCH, wait: false, provider: voyage(msw.voyageBaseURL), store: store() });
     const edited = { title: "item 3", body: "rewritten while its batch was pending" };
