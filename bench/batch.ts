@@ -8,7 +8,7 @@
  *
  *   npm run bench:batch [-- --rows N] [--pg] [--out FILE]
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
@@ -24,6 +24,7 @@ import { createEmbeddingsEmulator, type EmulatorStats } from "../src/testing/ind
 import { type DataOptions, type Skill, skillRange, skillText, summarize } from "./data.js";
 import type { AnyDb } from "./db.js";
 import { DDL, DIMENSIONS, EMBEDDING_VERSION, skillEmbeddings, skills } from "./schema.js";
+import { replaceMarkedSection } from "./sections.js";
 
 const { values } = parseArgs({
   options: {
@@ -36,8 +37,6 @@ const ROWS = Number(values.rows);
 const DATA: DataOptions = { rows: ROWS, seed: 20261124, duplicateRate: 0.05 };
 const SERVER = values.pg ? process.env.DATABASE_URL : undefined;
 if (values.pg && !SERVER) throw new Error("--pg needs DATABASE_URL");
-const START = "<!-- bench:batch:start -->";
-const END = "<!-- bench:batch:end -->";
 /** The same request size in both modes, so the lines of a batch are the realtime requests. */
 const PER_REQUEST = 128;
 
@@ -161,8 +160,7 @@ for (const api of ["openai", "voyage"] as const) {
 }
 
 const summary = summarize(DATA);
-const section = `${START}
-## Batch mode (\`npm run bench:batch\`)
+const section = `## Batch mode (\`npm run bench:batch\`)
 
 ${number.format(ROWS)} skills (${number.format(summary.distinct)} distinct texts) embedded once through the realtime endpoint and once through the batch API (\`backfill({ mode: "batch" })\`), on ${SERVER ? "PostgreSQL (node-postgres)" : "PGlite"}, against the loopback emulator: ${PER_REQUEST} inputs per request (the lines of a batch file are the same requests), emulator batches finishing at the first poll. Cost is in realtime-token units: a realtime token costs 1, a batch token the provider's batch ratio (OpenAI 0.5, Voyage 0.67, as the emulator bills them).
 
@@ -172,18 +170,10 @@ ${rowsOut.join("\n")}
 
 Targets: tokens billed equal in both modes (${failures.some((f) => f.includes("tokens")) ? "**missed**" : "met"}); cost 0.50× (OpenAI) and 0.67× (Voyage) of realtime (${failures.some((f) => f.includes("ratio")) ? "**missed**" : "met"}). Batch mode sends a handful of requests whatever the size (an upload, a create, the polls, a download per output file, deletes); wall time here is the emulator's instant turnaround, where the real APIs take up to 24 h (OpenAI) and 12 h (Voyage). Machine: ${cpus().length} cores, load ${loadavg()
   .map((l) => l.toFixed(1))
-  .join(" / ")} while it ran.
-${END}`;
+  .join(" / ")} while it ran.`;
 
 const out = values.out!;
-const previous = existsSync(out) ? readFileSync(out, "utf8") : "";
-const at = previous.indexOf(START);
-const end = previous.indexOf(END);
-const next =
-  at >= 0 && end > at
-    ? `${previous.slice(0, at)}${section}${previous.slice(end + END.length)}`
-    : `${previous.trimEnd()}\n\n${section}\n`;
-writeFileSync(out, next);
+writeFileSync(out, replaceMarkedSection(out, "batch", section));
 console.log(`Wrote the batch section of ${out}`);
 if (failures.length > 0) {
   console.error(`Targets missed: ${failures.join("; ")}`);
