@@ -1,10 +1,15 @@
 /*
  * The fastest any client could finish, from first principles, against the emulator's model:
  *
- * - Rate limits: the emulator admits, in any sliding 60 s window, at most RPM requests and TPM billed
- *   tokens. If the T tokens to embed exceed TPM, some request can only be admitted 60 s ×
- *   (⌈T / TPM⌉ − 1) after the first, and then takes at least its own latency. The same holds for the
- *   fewest requests the per-request caps allow (1,000 inputs, 320K tokens) against RPM.
+ * - Rate limits, sliding window: the emulator admits, in any sliding 60 s window, at most RPM
+ *   requests and TPM billed tokens. If the T tokens to embed exceed TPM, some request can only be
+ *   admitted 60 s × (⌈T / TPM⌉ − 1) after the first, and then takes at least its own latency. The
+ *   same holds for the fewest requests the per-request caps allow (1,000 inputs, 320K tokens) against RPM.
+ * - Rate limits, token bucket: a bucket holding B seconds of the limit, full at the start and
+ *   refilled at limit / 60 s, admits at most B × TPM / 60 + t × TPM / 60 tokens by time t: the last
+ *   token is admitted no sooner than (T − B × TPM / 60) / (TPM / 60), and its request then takes at
+ *   least its own latency (one input's). The same for requests, where no request may carry more
+ *   tokens than the bucket holds.
  * - Latency: a request takes base + perToken × its tokens, and the emulator runs any number at once.
  *   Within one window a client may send at most RPM requests, so the slowest of them carries at least
  *   T / min(RPM, distinct inputs) tokens (and at least the longest input): that is the latency bound,
@@ -26,6 +31,10 @@ export interface BoundInput {
   readonly maxInputTokens: number;
   readonly requestsPerMinute?: number;
   readonly tokensPerMinute?: number;
+  /** How the limits are enforced: a sliding window, or buckets holding `burstSeconds` of them. */
+  readonly shape:
+    | { readonly enforcement: "sliding-window" }
+    | { readonly enforcement: "token-bucket"; readonly burstSeconds: number };
   readonly latency: { readonly baseMs: number; readonly perTokenMs: number };
   readonly maxInputsPerRequest: number;
   readonly maxTokensPerRequest: number;
@@ -52,30 +61,44 @@ export function lowerBound(input: BoundInput): Bound {
   const meanTokens = tokens / Math.max(1, inputs);
   const requestMs = (t: number) => latency.baseMs + latency.perTokenMs * t;
 
-  // One window's worth of requests, all in flight, the work split evenly among them.
-  const parallel = Math.max(1, Math.min(rpm, inputs));
+  const bucket = input.shape.enforcement === "token-bucket" ? input.shape.burstSeconds : undefined;
+  // What may go at once: a window's figures, or what the buckets hold.
+  const atOnceRequests = bucket === undefined ? rpm : Math.max(1, (rpm * bucket) / 60);
+  const atOnceTokens = bucket === undefined ? tpm : (tpm * bucket) / 60;
+
+  // All at once, the work split evenly among as many requests as may go at once.
+  const parallel = Math.max(1, Math.min(atOnceRequests, inputs, Math.floor(atOnceTokens / meanTokens) || 1));
   const latencyMs = requestMs(Math.max(input.maxInputTokens, tokens / parallel));
 
-  // Tokens: full windows before the last admission, then the smallest request of the last window.
-  const tokenWindows = Number.isFinite(tpm) ? Math.max(0, Math.ceil(tokens / tpm) - 1) : 0;
-  const leftover = tokens - tokenWindows * (Number.isFinite(tpm) ? tpm : 0);
-  const tokenMs =
-    tokenWindows > 0
-      ? tokenWindows * WINDOW_MS + requestMs(Math.max(meanTokens, leftover / Math.min(rpm, inputs)))
-      : 0;
+  // Requests: the fewest the per-request caps (and, for a bucket, its size) allow.
+  const perRequest = Math.min(input.maxTokensPerRequest, atOnceTokens);
+  const fewest = Math.max(Math.ceil(inputs / input.maxInputsPerRequest), Math.ceil(tokens / perRequest));
 
-  // Requests: the fewest the per-request caps allow, RPM per window.
-  const fewest = Math.max(
-    Math.ceil(inputs / input.maxInputsPerRequest),
-    Math.ceil(tokens / input.maxTokensPerRequest),
-  );
-  const requestWindows = Number.isFinite(rpm) ? Math.max(0, Math.ceil(fewest / rpm) - 1) : 0;
-  const requestMsBound = requestWindows > 0 ? requestWindows * WINDOW_MS + requestMs(meanTokens) : 0;
-
-  const emulatorMs =
-    input.emulatorComputeMs === undefined
-      ? 0
-      : tokenWindows * WINDOW_MS + (input.emulatorComputeMs * leftover) / tokens + latency.baseMs;
+  let tokenMs = 0;
+  let requestMsBound = 0;
+  let emulatorMs = 0;
+  if (bucket === undefined) {
+    // Tokens: full windows before the last admission, then the smallest request of the last window.
+    const tokenWindows = Number.isFinite(tpm) ? Math.max(0, Math.ceil(tokens / tpm) - 1) : 0;
+    const leftover = tokens - tokenWindows * (Number.isFinite(tpm) ? tpm : 0);
+    if (tokenWindows > 0) {
+      tokenMs = tokenWindows * WINDOW_MS + requestMs(Math.max(meanTokens, leftover / Math.min(rpm, inputs)));
+    }
+    const requestWindows = Number.isFinite(rpm) ? Math.max(0, Math.ceil(fewest / rpm) - 1) : 0;
+    if (requestWindows > 0) requestMsBound = requestWindows * WINDOW_MS + requestMs(meanTokens);
+    if (input.emulatorComputeMs !== undefined) {
+      emulatorMs = tokenWindows * WINDOW_MS + (input.emulatorComputeMs * leftover) / tokens + latency.baseMs;
+    }
+  } else {
+    // The bucket, then the rate; the last request carries at least one input.
+    if (Number.isFinite(tpm) && tokens > atOnceTokens) {
+      tokenMs = ((tokens - atOnceTokens) / tpm) * WINDOW_MS + requestMs(meanTokens);
+    }
+    if (Number.isFinite(rpm) && fewest > atOnceRequests) {
+      requestMsBound = ((fewest - atOnceRequests) / rpm) * WINDOW_MS + requestMs(meanTokens);
+    }
+    if (input.emulatorComputeMs !== undefined) emulatorMs = input.emulatorComputeMs + latency.baseMs;
+  }
 
   const parts: Record<string, number> = {
     latency: latencyMs,

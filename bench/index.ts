@@ -25,6 +25,8 @@ import {
   REQUEST_CAPS,
   type Scenario,
   SEED,
+  SHAPES,
+  type ShapeName,
   scenarios,
   TIERS,
 } from "./scenarios.js";
@@ -33,24 +35,29 @@ import { keepMarkedSections } from "./sections.js";
 const HELP = `npm run bench [-- options]
 
   --rows N           rows of the tier scenarios (default ${DEFAULT_ROWS})
-  --scenario a,b     scenarios to run: tier1, tier3 (default both), tier1-rate (rate-bound, ≥ 40,000
-                     rows, ~4 min), rss (peak RSS at 10,000 and 100,000 rows, ~2 min), all; with --pg
-                     the last two run on the real server only
+  --scenario a,b     scenarios to run: tier1, tier3 (default both), tier1-40k, tier3-40k (40,000
+                     rows, ~10 min for both shapes and databases), rss (peak RSS at 10,000 and
+                     100,000 rows, ~2 min; with --pg on the real server only), all
+  --shape a,b        how the emulator enforces the limits: bucket (token buckets of 1 s), window
+                     (sliding 60 s window); default both
   --pg               also run on the real PostgreSQL server of DATABASE_URL (else PGlite only)
   --pg-only          only the real server
   --driver NAME      real-server driver: node-postgres (default) or postgres.js
-  --smoke            the CI subset (≤ 60 s): 1,000 rows, tier 1, real server if DATABASE_URL is set;
+  --smoke            the CI subset (~30 s): 500 rows, tier 1, real server if DATABASE_URL is set;
                      exits non-zero if a correctness target fails
   --out FILE         where to write the Markdown report (default bench/RESULTS.md; bench/.out/smoke.md
                      with --smoke)
   --help`;
 
 const CHILD_TIMEOUT_MS = 30 * 60_000;
+/** Rows per drizzleStore.write() in the write-path test. */
+const WRITE_PATH_BATCH = 128;
 const API_KEY = "pa-bench-emulator";
 
 interface Options {
   readonly rows: number;
   readonly scenarios: readonly string[];
+  readonly shapes: readonly ShapeName[];
   readonly databases: readonly DatabaseKind[];
   readonly serverUrl: string | undefined;
   readonly smoke: boolean;
@@ -66,6 +73,7 @@ function options(): Options {
     options: {
       rows: { type: "string" },
       scenario: { type: "string" },
+      shape: { type: "string" },
       pg: { type: "boolean", default: false },
       "pg-only": { type: "boolean", default: false },
       driver: { type: "string", default: "node-postgres" },
@@ -79,7 +87,7 @@ function options(): Options {
     process.exit(0);
   }
   const smoke = values.smoke;
-  const rows = values.rows ? Number(values.rows) : smoke ? 1_000 : DEFAULT_ROWS;
+  const rows = values.rows ? Number(values.rows) : smoke ? 500 : DEFAULT_ROWS;
   if (!Number.isSafeInteger(rows) || rows < 100) throw new Error("--rows: expected an integer ≥ 100");
   const known = Object.keys(scenarios(rows));
   const requested = (values.scenario ?? (smoke ? "tier1" : "tier1,tier3")).split(",").filter(Boolean);
@@ -87,6 +95,10 @@ function options(): Options {
   for (const name of chosen) {
     if (!known.includes(name))
       throw new Error(`--scenario: unknown '${name}' (known: ${known.join(", ")}, all)`);
+  }
+  const shapes = (values.shape ?? "bucket,window").split(",").filter(Boolean) as ShapeName[];
+  for (const shape of shapes) {
+    if (!(shape in SHAPES)) throw new Error(`--shape: unknown '${shape}' (known: bucket, window)`);
   }
   const driver = values.driver as DatabaseKind;
   if (driver !== "node-postgres" && driver !== "postgres.js") {
@@ -106,7 +118,7 @@ function options(): Options {
     );
   }
   const out = values.out ?? (smoke ? "bench/.out/smoke.md" : "bench/RESULTS.md");
-  return { rows, scenarios: chosen, databases, serverUrl, smoke, out, notes, argv };
+  return { rows, scenarios: chosen, shapes, databases, serverUrl, smoke, out, notes, argv };
 }
 
 const t0 = performance.now();
@@ -121,26 +133,56 @@ function dataFor(rows: number): DataOptions {
 }
 
 /**
- * A baseline's run under lower limits that stands for this scenario: (b) and (c) take no limit
- * settings, so when they met no 429 under tier 1, tier 3's higher limits cannot change what they do.
+ * A baseline's run that stands for this one: (b) and (c) take no limit settings, so a run of theirs
+ * that met no 429 stands for the same scenario under higher limits (tier 3 for tier 1) with the same
+ * shape; and a run that met no 429 under the buckets while sending less than a minute's figures in
+ * all stands for the sliding window (which refuses nothing until a minute's figures are used up).
  */
 function reusable(
   scenario: Scenario,
+  shape: ShapeName,
   contender: ContenderName,
   rows: number,
   database: DatabaseKind,
   done: readonly Measured[],
 ): Measured | undefined {
-  if (contender === "library" || scenario.tier === 1) return undefined;
-  const earlier = done.find(
-    (m) => m.contender === contender && m.rows === rows && m.database === database && m.scenario === "tier1",
+  if (contender === "library") return undefined;
+  const limits = TIERS[scenario.tier];
+  const clean = (m: Measured) => !m.run.first.error && m.run.firstStats.rateLimited === 0;
+  const candidates = done.filter(
+    (m) =>
+      m.contender === contender && m.rows === rows && m.database === database && !m.reusedFrom && clean(m),
   );
-  if (!earlier || earlier.run.first.error || earlier.run.firstStats.rateLimited > 0) return undefined;
-  return { ...earlier, scenario: scenario.name, reusedFrom: "tier1" };
+  const lower = (m: Measured) => {
+    const other = TIERS[scenarioTier(m.scenario)];
+    return (
+      other.requestsPerMinute <= limits.requestsPerMinute && other.tokensPerMinute <= limits.tokensPerMinute
+    );
+  };
+  const fitsOneMinute = (m: Measured) =>
+    m.run.firstStats.tokensBilled <= limits.tokensPerMinute &&
+    m.run.firstStats.requests <= limits.requestsPerMinute;
+  const earlier =
+    candidates.find((m) => m.shape === shape && lower(m)) ??
+    (shape === "window"
+      ? candidates.find((m) => m.shape === "bucket" && lower(m) && fitsOneMinute(m))
+      : undefined);
+  if (!earlier) return undefined;
+  return {
+    ...earlier,
+    scenario: scenario.name,
+    shape,
+    reusedFrom: `${earlier.scenario}, ${SHAPES[earlier.shape].label}`,
+  };
+}
+
+function scenarioTier(name: string): 1 | 3 {
+  return scenarios(DEFAULT_ROWS)[name]!.tier;
 }
 
 async function runScenario(
   scenario: Scenario,
+  shape: ShapeName,
   rows: number,
   database: DatabaseKind,
   seed: SeedHandle,
@@ -150,18 +192,17 @@ async function runScenario(
   const limits = TIERS[scenario.tier];
   const emulator = createEmbeddingsEmulator({
     latency: LATENCY,
-    rateLimits: { ...limits },
+    rateLimits: { ...limits, ...SHAPES[shape] },
     maxRecordedCalls: 0,
   });
   const server = await emulator.listen();
   const out: Measured[] = [];
+  const where = `${scenario.name} · ${shape} · ${database} · ${rows} rows`;
   try {
     for (const contender of scenario.contenders) {
-      const reused = reusable(scenario, contender, rows, database, done);
+      const reused = reusable(scenario, shape, contender, rows, database, [...done, ...out]);
       if (reused) {
-        log(
-          `  ${scenario.name} · ${database} · ${rows} rows · ${contender}: its tier-1 run stands (no 429s there)`,
-        );
+        log(`  ${where} · ${contender}: its run under ${reused.reusedFrom} stands (no 429s there)`);
         out.push(reused);
         continue;
       }
@@ -177,12 +218,13 @@ async function runScenario(
         library: librarySettings(scenario.tier),
         rerun: contender === "library" && scenario.rerun,
       };
-      log(`  ${scenario.name} · ${database} · ${rows} rows · ${contender} …`);
+      log(`  ${where} · ${contender} …`);
       const cpu = process.cpuUsage();
       const run = await runContender(job, emulator, CHILD_TIMEOUT_MS);
       const used = process.cpuUsage(cpu);
       const m: Measured = {
         scenario: scenario.name,
+        shape,
         database,
         rows,
         contender,
@@ -243,7 +285,7 @@ async function main(): Promise<void> {
       // of what `backfill()` writes with the scenarios' settings.
       // PGlite is a few times slower: fewer rows keep the default run short (the floor is per row).
       const writeRows = Math.min(o.rows, database === "pglite" ? 2_500 : 5_000);
-      const batch = librarySettings(1).maxInputsPerRequest ?? 1_000;
+      const batch = WRITE_PATH_BATCH;
       log(`  write path · ${database} · ${int(writeRows)} rows · write() batches of ${batch} …`);
       const result = await runWritePath(
         {
@@ -269,7 +311,9 @@ async function main(): Promise<void> {
         for (const rows of rowsList) {
           rowCounts.add(rows);
           const seed = await seedFor(database, rows);
-          measured.push(...(await runScenario(scenario, rows, database, seed, o, measured)));
+          for (const shape of scenario.shapes.filter((s) => o.shapes.includes(s))) {
+            measured.push(...(await runScenario(scenario, shape, rows, database, seed, o, measured)));
+          }
         }
       }
       elapsed.set(database, performance.now() - databaseStarted);
@@ -299,7 +343,7 @@ async function main(): Promise<void> {
     writePaths,
     summaries,
     emulatorFloors,
-    bound: (scenario, rows, database) => {
+    bound: (scenario, shape, rows, database) => {
       const s = summaries.get(rows)!;
       const copy = writePaths.find((w) => w.database === database);
       const copyMsPerRow = copy ? copy.result.copyMs / copy.result.rows : 0;
@@ -308,6 +352,7 @@ async function main(): Promise<void> {
         tokens: s.distinctTokens,
         maxInputTokens: s.maxTokens,
         ...TIERS[scenario.tier],
+        shape: SHAPES[shape],
         latency: LATENCY,
         ...REQUEST_CAPS,
         writeFloorMs: copyMsPerRow * rows,

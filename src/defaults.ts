@@ -2,8 +2,11 @@
  * Every default of the engine, in one place. The README's option tables quote these values.
  */
 export const BACKFILL_DEFAULTS = {
-  /** Requests in flight at most (lowered automatically on 429, then raised again). */
-  concurrency: 4,
+  /**
+   * Requests in flight at most: an upper bound. Below it, the limiter keeps as many as the paced rate
+   * needs given the latency it observes, or grows from 4 while throughput grows when no rate is given.
+   */
+  concurrency: 64,
   /** Which rows are pending. */
   reembed: "stale",
   /** Rows per keyset page read from the store. */
@@ -74,4 +77,65 @@ export const QUEUE_DEFAULTS = {
   watchIntervalMs: 2000,
   /** Job look-ups in flight at once when reading a run's status on pg-boss 10. */
   lookupConcurrency: 8,
+} as const;
+
+/**
+ * How the limiter paces and what it learns (see `Pacer` and `RateLimiter`): settings of the
+ * algorithm, not options. Durations are in milliseconds; "of the limits" means at the per-minute
+ * rates (1,000 ms of an 8M-TPM limit is 133,333 tokens).
+ */
+export const PACING = {
+  /** Burst allowance at the start: one second of the limits, the shortest period providers document. */
+  initialBurstMs: 1000,
+  /** Until the allowance confirmed reaches this, it grows by `probeRequests` requests at a time. */
+  carefulBurstMs: 1050,
+  /** Requests sent beyond the confirmed allowance while probing a possible one-second bucket. */
+  probeRequests: 1,
+  /** Largest allowance: a minute of the limits, the per-minute figure itself. */
+  maxBurstMs: 60_000,
+  /** Smallest allowance. */
+  minBurstMs: 50,
+  /** After a 429 near the allowance: the share of the refused level kept. */
+  burstShrink: 0.9,
+  /**
+   * Growth of the allowance after a 429, per second while it holds requests back, starting
+   * `burstRegrowthDelayMs` after the last decrease (a burst that fits is seldom worth a 429 soon).
+   */
+  burstRegrowth: 0.0025,
+  burstRegrowthDelayMs: 30_000,
+  /**
+   * After a 429 far below the allowance, or when `burstDecreasesBeforeRate` decreases happened in
+   * the last `rateDecreaseWindowMs` already: the share of the rate kept.
+   */
+  rateShrink: 0.8,
+  burstDecreasesBeforeRate: 1,
+  rateDecreaseWindowMs: 10_000,
+  /** The least time between two decreases of the rate. */
+  rateDecreaseIntervalMs: 1_000,
+  /**
+   * Growth of a lowered rate back towards the given figure, per second, right after a decrease; it
+   * grows one more time as fast every `rateRegrowthDoublingMs` without a 429.
+   */
+  rateRegrowth: 0.05,
+  rateRegrowthDoublingMs: 10_000,
+  /** The lowest share of a given figure the rate may fall to. */
+  minRateShare: 0.05,
+  /**
+   * With no figures given, the first 429 sets the rates to this share of what was admitted over the
+   * last `learnRateWindowMs`.
+   */
+  learnedRateShare: 0.9,
+  learnRateWindowMs: 5_000,
+  /** Requests in flight at the start when no rate is known (then grown while throughput grows). */
+  initialConcurrency: 4,
+  /**
+   * Tokens one request carries, unless the limits ask for more (twice tokens ÷ requests per minute):
+   * about the size at which a request's per-token time equals its fixed cost on today's APIs, so
+   * requests stay short (a short tail) without their count mattering.
+   */
+  requestTokens: 8192,
+  /** The smallest request the run's tail is split into (below it, a request's time is mostly fixed cost). */
+  minRequestTokens: 2048,
+  /** A `Retry-After` up to this long is not shared with the other requests (whole seconds say little). */
+  coarseRetryAfterMs: 1000,
 } as const;

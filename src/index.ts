@@ -8,6 +8,11 @@ export type {
   SkippedRow,
   SkipReason,
 } from "./backfill/report.js";
+export {
+  type SharedPacing,
+  type SharedPacingOptions,
+  sharedPacing,
+} from "./backfill/shared-pacing.js";
 export type * from "./contracts/batch-embedding-api.js";
 export type * from "./contracts/batch-job-store.js";
 export type * from "./contracts/embedding-provider.js";

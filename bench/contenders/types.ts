@@ -1,12 +1,9 @@
 import type { BenchDatabase } from "../db.js";
 
-/** How a tier's user configures `backfill()`: see bench/scenarios.ts. */
+/** What (a) is told on a tier: see bench/scenarios.ts. */
 export interface LibrarySettings {
-  readonly concurrency: number;
   readonly requestsPerMinute: number;
   readonly tokensPerMinute: number;
-  readonly dedupeCacheSize: number;
-  readonly maxInputsPerRequest?: number;
 }
 
 export interface ContenderContext {

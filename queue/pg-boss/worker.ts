@@ -1,6 +1,7 @@
 import { backfill } from "../../src/backfill/backfill.js";
 import { type BackfillOptions, resolveOptions } from "../../src/backfill/options.js";
 import type { BackfillProgress, BackfillReport } from "../../src/backfill/report.js";
+import { sharedPacing } from "../../src/backfill/shared-pacing.js";
 import type { EmbeddingProvider } from "../../src/contracts/embedding-provider.js";
 import type { EmbeddingStore, KeyRange } from "../../src/contracts/embedding-store.js";
 import { QUEUE_DEFAULTS } from "../../src/defaults.js";
@@ -65,8 +66,10 @@ export interface WorkBackfillOptions<Id = unknown> {
   /**
    * How many worker processes share the API key's limits. Each takes `requestsPerMinute / workers`
    * and `tokensPerMinute / workers` of `backfill`'s limits, so together they stay within them. Leave
-   * it out when workers come and go: each then uses the full limits and backs off when the API
-   * answers 429 (halving its concurrency, pausing for `Retry-After`), which costs some 429s.
+   * it out when workers come and go: each then uses the full limits and learns its share from the
+   * API's 429s (its paced rate drops, then creeps back up), which costs some 429s. Either way the
+   * ranges a process embeds share one pacing (`sharedPacing()`), so each range starts from what the
+   * earlier ones learned instead of bursting anew.
    * @default 1 (this worker alone uses the limits)
    */
   workers?: number;
@@ -153,7 +156,7 @@ export async function workBackfill<Id = unknown>(options: WorkBackfillOptions<Id
   if (typeof polling !== "number" || !(polling >= 0.5)) {
     throw new InvalidOptionError("pollingIntervalSeconds", "a number of at least 0.5");
   }
-  const perRange = shareLimits(options.backfill ?? {}, workers);
+  const perRange = rangeOptions(options.backfill ?? {}, workers);
   // Checked here, once, rather than failing every job of the run.
   resolveOptions({ ...perRange, provider, store });
 
@@ -251,14 +254,21 @@ function notify<Id>(onRange: ((outcome: RangeOutcome<Id>) => void) | undefined, 
   }
 }
 
-/** Each worker's share of the per-minute limits. */
-function shareLimits<Id>(options: RangeBackfillOptions<Id>, workers: number): RangeBackfillOptions<Id> {
-  if (workers === 1) return options;
+/**
+ * The options of every range: this worker's share of the per-minute limits, as one pacing all its
+ * ranges share (a range of its own would start with a fresh burst allowance, and consecutive ranges
+ * would burst one after another). A `pacing` the caller gave is used as it is.
+ */
+function rangeOptions<Id>(options: RangeBackfillOptions<Id>, workers: number): RangeBackfillOptions<Id> {
+  if (options.pacing !== undefined) return options;
+  const { requestsPerMinute, tokensPerMinute, ...rest } = options;
   const share = (limit: number | undefined) => (limit === undefined ? undefined : limit / workers);
   return {
-    ...options,
-    requestsPerMinute: share(options.requestsPerMinute),
-    tokensPerMinute: share(options.tokensPerMinute),
+    ...rest,
+    pacing: sharedPacing({
+      requestsPerMinute: share(requestsPerMinute),
+      tokensPerMinute: share(tokensPerMinute),
+    }),
   };
 }
 

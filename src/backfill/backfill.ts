@@ -19,12 +19,15 @@ import { RunTally } from "./run-tally.js";
 import { validateEmbeddings } from "./validate-embeddings.js";
 import { VectorCache } from "./vector-cache.js";
 
+/** Most rows one write takes when batches queue up for the writer. */
+const MAX_WRITE_ROWS = 1000;
 const DRY_RUN_VECTOR = new Float32Array(0);
 
 /**
  * Finds the store's rows whose embedding is missing or stale, embeds them in batches within the
- * provider's limits (throttled, retried, split when too large) and writes them safely: a batch is
- * written whole or not at all, and only if the row's text did not change meanwhile.
+ * provider's limits (paced at the rate limits, retried, split when too large) and writes them
+ * safely: a batch is written whole or not at all, and only if the row's text did not change
+ * meanwhile.
  *
  * Resolves to a {@link BackfillReport}. Rejects with a {@link BackfillError} at the first
  * unrecoverable failure (after in-flight work settles), with an {@link InvalidOptionError} for a bad
@@ -39,7 +42,8 @@ const DRY_RUN_VECTOR = new Float32Array(0);
  * const report = await backfill({
  *   provider: voyageProvider({ model: "voyage-3.5" }),
  *   store: drizzleStore({ db, version: "1", source, target }),
- *   minIntervalMs: 150,
+ *   requestsPerMinute: 2_000, // your plan's limits: Voyage tier 1
+ *   tokensPerMinute: 8_000_000,
  * });
  * console.log(`${report.embedded} rows embedded, ${report.tokens} tokens`);
  * ```
@@ -93,7 +97,10 @@ class BackfillRun<Id> {
   private readonly inflight = new Set<Promise<void>>();
   /** Vectors served from the cache, written with the next batch. */
   private writeBuffer: EmbeddingRecord<Id>[] = [];
-  private writeChain: Promise<void> = Promise.resolve();
+  /** Batches waiting for the writer, written together (up to MAX_WRITE_ROWS rows a write). */
+  private writeQueue: EmbeddingRecord<Id>[][] = [];
+  private writing: Promise<void> | undefined;
+  /** Batches queued or being written. */
   private pendingWrites = 0;
   private writeDrained: (() => void) | undefined;
   private failure: { error: unknown; rowIds: Id[] } | undefined;
@@ -113,15 +120,13 @@ class BackfillRun<Id> {
       requestsPerMinute: o.requestsPerMinute,
       tokensPerMinute: o.tokensPerMinute,
       minIntervalMs: o.minIntervalMs,
-      backoffMinMs: o.retryMinDelayMs,
-      backoffMaxMs: o.retryMaxDelayMs,
       signal: o.signal,
+      pacer: o.pacer,
     });
-    this.planner = new BatchPlanner({
+    this.planner = new BatchPlanner(() => ({
       maxInputs: o.maxInputsPerRequest,
-      // A request must also fit in one minute's token budget, or the throttle could never admit it.
-      maxTokens: Math.min(o.maxTokensPerRequest, o.tokensPerMinute),
-    });
+      maxTokens: this.requestTokens(),
+    }));
     this.cache = new VectorCache(o.dedupeCacheSize);
     this.retryPolicy = {
       retries: o.retries,
@@ -166,6 +171,27 @@ class BackfillRun<Id> {
 
   private get counters() {
     return this.tally.counters;
+  }
+
+  /**
+   * Estimated tokens for the next request: what the limiter asks for (within the learned burst),
+   * within `maxTokensPerRequest`; and once the work left would fill fewer requests than the run has
+   * in flight, that work shared among them, shrinking down to the limiter's smallest worthwhile
+   * request (not with `minIntervalMs`), so the run ends on small requests that finish soon rather
+   * than on large ones.
+   */
+  private requestTokens(): number {
+    const { counters, planner } = this;
+    const size = Math.min(this.options.maxTokensPerRequest, this.limiter.requestTokens());
+    // With a minimum interval between requests, every extra request costs that interval: no split.
+    if (this.options.minIntervalMs > 0 || counters.pending === undefined || counters.scanned === 0) {
+      return size;
+    }
+    const perRow = counters.estimatedTokens / counters.scanned;
+    const left = Math.max(0, counters.pending - counters.scanned) * perRow + planner.tokens;
+    const slots = this.limiter.tailSlots;
+    if (left >= slots * size) return size;
+    return Math.min(size, Math.max(this.limiter.minRequestTokens(), Math.ceil(left / slots)));
   }
 
   private get stopped(): boolean {
@@ -259,15 +285,21 @@ class BackfillRun<Id> {
    * A single item refused as too large comes back `undefined` (skipped as `input_too_long`).
    */
   private async embedSplitting(items: readonly Planned<Id>[]): Promise<(Float32Array | undefined)[]> {
+    const halves = async () => {
+      const middle = Math.ceil(items.length / 2);
+      const head = await this.embedSplitting(items.slice(0, middle));
+      const tail = await this.embedSplitting(items.slice(middle));
+      return [...head, ...tail];
+    };
+    // The learned burst may have shrunk since the batch was planned: never send more than it admits.
+    const tokens = items.reduce((sum, p) => sum + p.tokens, 0);
+    if (items.length > 1 && tokens > this.limiter.maxRequestTokens) return halves();
     try {
       return await this.request(items);
     } catch (error) {
       if (!(APICallError.isInstance(error) && error.reason === "request_too_large")) throw error;
       if (items.length === 1) return [undefined];
-      const middle = Math.ceil(items.length / 2);
-      const head = await this.embedSplitting(items.slice(0, middle));
-      const tail = await this.embedSplitting(items.slice(middle));
-      return [...head, ...tail];
+      return halves();
     }
   }
 
@@ -277,38 +309,40 @@ class BackfillRun<Id> {
     const texts = items.map((p) => p.text);
     const ids = items.map((p) => p.item.id);
     const tokens = items.reduce((sum, p) => sum + p.tokens, 0);
+    let rateLimitWait: number | undefined;
     return withRetry(
       async () => {
         const hold = await this.limiter.throttle(tokens);
         this.counters.requests++;
-        // What the API counts against its tokens per minute: the estimate until it says.
-        let counted: number | undefined;
+        let result: Awaited<ReturnType<EmbeddingProvider["embed"]>>;
         try {
-          const result = await provider.embed(texts, { inputType: o.inputType, signal: o.signal });
-          const billed = result.usage?.tokens;
-          counted = billed;
-          const vectors = validateEmbeddings(result, ids, provider);
-          this.limiter.onSuccess(tokens, billed, result.rateLimit);
-          this.counters.tokens += billed ?? tokens;
-          return vectors;
+          result = await provider.embed(texts, { inputType: o.inputType, signal: o.signal });
         } catch (error) {
-          // A request refused for the rate limit was not admitted: it used none of the minute's tokens.
-          if (APICallError.isInstance(error) && error.reason === "rate_limit") counted = 0;
+          if (APICallError.isInstance(error) && error.reason === "rate_limit") {
+            rateLimitWait = hold.rateLimited(error.retryAfterMs);
+          } else hold.failed();
           throw error;
-        } finally {
-          hold.release(counted);
         }
+        // Answered and billed, even if the answer turns out unusable.
+        const billed = result.usage?.tokens;
+        hold.succeeded(billed, result.rateLimit);
+        this.counters.tokens += billed ?? tokens;
+        return validateEmbeddings(result, ids, provider);
       },
       this.retryPolicy,
       {
-        limiter: this.limiter,
         signal: o.signal,
+        rateLimitWait: () => rateLimitWait,
         ...this.tally.retryHooks((message) => this.emit("retry", { message })),
       },
     );
   }
 
-  /** Queues a write; writes run one at a time, overlapping the requests of the next batches. */
+  /**
+   * Queues a batch's vectors; writes run one at a time, overlapping the requests of the next batches,
+   * and batches that arrive while one is written go together in the next write (small requests do not
+   * mean small writes).
+   */
   private async enqueueWrite(records: EmbeddingRecord<Id>[]): Promise<void> {
     if (this.writeBuffer.length > 0) {
       records = records.concat(this.writeBuffer);
@@ -316,10 +350,24 @@ class BackfillRun<Id> {
     }
     if (records.length === 0) return;
     this.pendingWrites++;
-    this.writeChain = this.writeChain.then(() => this.write(records));
+    this.writeQueue.push(records);
+    this.writing ??= this.drainWrites();
   }
 
-  private async write(records: EmbeddingRecord<Id>[]): Promise<void> {
+  private async drainWrites(): Promise<void> {
+    while (this.writeQueue.length > 0) {
+      const batches: EmbeddingRecord<Id>[][] = [this.writeQueue.shift()!];
+      let rows = batches[0]!.length;
+      while (this.writeQueue.length > 0 && rows + this.writeQueue[0]!.length <= MAX_WRITE_ROWS) {
+        rows += this.writeQueue[0]!.length;
+        batches.push(this.writeQueue.shift()!);
+      }
+      await this.write(batches.flat(), batches.length);
+    }
+    this.writing = undefined;
+  }
+
+  private async write(records: EmbeddingRecord<Id>[], batches: number): Promise<void> {
     const ids = records.map((r) => r.id);
     try {
       // An aborted run writes nothing more; those rows stay pending for the next run.
@@ -332,7 +380,7 @@ class BackfillRun<Id> {
     } catch (error) {
       this.fail(error, ids);
     } finally {
-      this.pendingWrites--;
+      this.pendingWrites -= batches;
       const drained = this.writeDrained;
       this.writeDrained = undefined;
       drained?.();
@@ -344,7 +392,7 @@ class BackfillRun<Id> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     if (this.options.dryRun) return;
     await this.enqueueWrite([]);
-    await this.writeChain;
+    while (this.writing) await this.writing;
   }
 
   private takeFollowers(hash: string): PendingItem<Id>[] {

@@ -2,17 +2,21 @@ import type { EmbeddingProvider, InputType } from "../contracts/embedding-provid
 import type { EmbeddingStore, ReembedMode } from "../contracts/embedding-store.js";
 import { BACKFILL_DEFAULTS, defaultEstimateTokens } from "../defaults.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
+import type { Pacer } from "./pacer.js";
 import type { BackfillProgress } from "./report.js";
+import { pacerOf, type SharedPacing } from "./shared-pacing.js";
 
 /**
- * Options of {@link backfill}. Only `provider` and `store` are required.
+ * Options of {@link backfill}. Only `provider` and `store` are required; give `requestsPerMinute` and
+ * `tokensPerMinute` (your plan's limits) and the run paces itself near them.
  *
  * @example
  * ```ts
  * const report = await backfill({
  *   provider: voyageProvider({ model: "voyage-3.5" }),
  *   store: drizzleStore({ db, version: "1", source, target }),
- *   minIntervalMs: 150,
+ *   requestsPerMinute: 2_000, // Voyage tier 1
+ *   tokensPerMinute: 8_000_000,
  * });
  * ```
  */
@@ -35,41 +39,60 @@ export interface BackfillOptions<Id = unknown> {
    */
   inputType?: InputType;
   /**
-   * Requests in flight at most. Lowered automatically after a 429 and raised back after successes.
-   * Forced to 1 for providers that declare `supportsParallelCalls: false`.
-   * @default 4
+   * Requests in flight at most: an upper bound, not a setting to tune. Below it the run keeps as
+   * many as it needs: with `requestsPerMinute` / `tokensPerMinute` given, the paced rate times the
+   * latency observed so far (Little's law), with room to spare, plus what the burst allowance may let
+   * out at once; without them, it starts at 4 and grows while throughput grows and no 429 comes. A
+   * 429 never lowers it. Forced to 1 for providers that declare `supportsParallelCalls: false`.
+   * @default 64
    */
   concurrency?: number;
   /**
-   * Inputs per request at most; cannot exceed the provider's `limits.maxInputsPerRequest`.
+   * Inputs per request at most, an upper bound; cannot exceed the provider's
+   * `limits.maxInputsPerRequest`. The run sizes requests by tokens below it (see
+   * `maxTokensPerRequest`).
    * @default provider.limits.maxInputsPerRequest
    */
   maxInputsPerRequest?: number;
   /**
-   * Estimated tokens per request at most; cannot exceed the provider's `limits.maxTokensPerRequest`.
-   * @default provider.limits.maxTokensPerRequest (and at most `tokensPerMinute`)
+   * Estimated tokens per request at most, an upper bound; cannot exceed the provider's
+   * `limits.maxTokensPerRequest`. Below it the run plans requests of about 8,192 estimated tokens (or
+   * twice `tokensPerMinute` ÷ `requestsPerMinute` when that is more), never more than the learned
+   * burst admits at once, and shares the last of the work among the requests in flight.
+   * @default provider.limits.maxTokensPerRequest
    */
   maxTokensPerRequest?: number;
   /**
-   * Requests per minute at most (your account's limit, e.g. Voyage tier 1: 2,000), on a sliding window
-   * in which a request counts from its start until a minute after its answer: the API, which admits
-   * it in between, has always freed it by then.
-   * @default Infinity (no limit)
+   * Requests per minute at most: your plan's limit (e.g. Voyage tier 1: 2,000). Requests are spread
+   * at this rate with a burst allowance the run learns (one second of the limits at first, grown
+   * while requests succeed, shrunk after a 429), and never more than this many in any minute (a
+   * request counting from its start until a minute after its answer). A 429 that shows the key is
+   * shared lowers the rate, which grows back to this figure.
+   * @default Infinity (not given: the rate is learned from the first 429)
    */
   requestsPerMinute?: number;
   /**
-   * Tokens per minute at most (e.g. Voyage tier 1, voyage-3.5: 8,000,000), on the same window. A
-   * request in flight weighs its estimate, scaled to what the provider billed so far; once answered,
-   * what it was billed (nothing if refused with 429).
-   * @default Infinity (no limit)
+   * Tokens per minute at most (e.g. Voyage tier 1, voyage-3.5: 8,000,000), paced like
+   * `requestsPerMinute`. A request in flight weighs its estimate scaled to what the provider billed so
+   * far; once answered, what it was billed (nothing if refused with 429).
+   * @default Infinity (not given: the rate is learned from the first 429)
    */
   tokensPerMinute?: number;
   /**
    * Minimum time between the starts of two requests, in ms: a simple way to stay under a low
-   * requests-per-minute limit (150 ms allows at most 400 request starts per minute).
+   * requests-per-minute limit (150 ms allows at most 400 request starts per minute). Rarely useful
+   * with `requestsPerMinute` given.
    * @default 0
    */
   minIntervalMs?: number;
+  /**
+   * Pacing shared with other runs in this process that use the same API key, from `sharedPacing()`:
+   * their requests are spread together at its rates, and this run starts from what the earlier ones
+   * learned (the burst allowance, a lowered rate). Its figures are the run's: leave
+   * `requestsPerMinute` and `tokensPerMinute` out.
+   * @default a pacing of this run's own, at `requestsPerMinute` / `tokensPerMinute`
+   */
+  pacing?: SharedPacing;
   /**
    * Retries per request after the first attempt. 429s do not use it up: they are bounded by
    * `maxRetryTimeMs`.
@@ -77,7 +100,8 @@ export interface BackfillOptions<Id = unknown> {
    */
   retries?: number;
   /**
-   * First retry delay in ms; doubles on each retry, times a random factor in [1, 2).
+   * First retry delay in ms; doubles on each retry, times a random factor in [1, 2). A 429 without
+   * `Retry-After` and without a known rate waits this long each time, never more.
    * @default 1000
    */
   retryMinDelayMs?: number;
@@ -176,13 +200,16 @@ export interface BackfillOptions<Id = unknown> {
 export type ResolvedBackfillOptions<Id> = Required<
   Omit<
     BackfillOptions<Id>,
-    "signal" | "onProgress" | "inputType" | "maxInputsPerBatch" | "pricePerMillionTokens"
+    "signal" | "onProgress" | "inputType" | "pacing" | "maxInputsPerBatch" | "pricePerMillionTokens"
   >
 > &
   Pick<
     BackfillOptions<Id>,
     "signal" | "onProgress" | "inputType" | "maxInputsPerBatch" | "pricePerMillionTokens"
-  >;
+  > & {
+    /** The shared pacer, when `pacing` was given. */
+    readonly pacer: Pacer | undefined;
+  };
 
 const isPositiveInteger = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v > 0;
 const isNonNegative = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
@@ -227,6 +254,15 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
   );
 
   const d = BACKFILL_DEFAULTS;
+  const pacer = options.pacing === undefined ? undefined : pacerOf(options.pacing);
+  check(options.pacing === undefined || pacer !== undefined, "pacing", "a value made by sharedPacing()");
+  for (const figure of ["requestsPerMinute", "tokensPerMinute"] as const) {
+    check(
+      !pacer || options[figure] === undefined,
+      figure,
+      "left out when `pacing` is given (the run paces at the pacing's figures)",
+    );
+  }
   const r = {
     provider,
     store,
@@ -235,8 +271,9 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
     concurrency: options.concurrency ?? d.concurrency,
     maxInputsPerRequest: options.maxInputsPerRequest ?? limits.maxInputsPerRequest,
     maxTokensPerRequest: options.maxTokensPerRequest ?? limits.maxTokensPerRequest,
-    requestsPerMinute: options.requestsPerMinute ?? d.requestsPerMinute,
-    tokensPerMinute: options.tokensPerMinute ?? d.tokensPerMinute,
+    requestsPerMinute: options.pacing?.requestsPerMinute ?? options.requestsPerMinute ?? d.requestsPerMinute,
+    tokensPerMinute: options.pacing?.tokensPerMinute ?? options.tokensPerMinute ?? d.tokensPerMinute,
+    pacer,
     minIntervalMs: options.minIntervalMs ?? d.minIntervalMs,
     retries: options.retries ?? d.retries,
     retryMinDelayMs: options.retryMinDelayMs ?? d.retryMinDelayMs,

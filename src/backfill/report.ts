@@ -108,7 +108,10 @@ export interface BackfillProgress<Id = unknown> extends BackfillCounters {
   readonly rowsPerSecond: number;
   /** Estimated time left, when `pending` is known and some rows were written. */
   readonly etaMs: number | undefined;
-  /** Requests allowed in flight now (lowered after 429s). */
+  /**
+   * Requests allowed in flight now: what the paced rate needs at the latency observed (within the
+   * `concurrency` option), or the adaptive limit when no rate is known. A 429 does not lower it.
+   */
   readonly concurrency: number;
   /** The rows of this event (`batch`, `skip`). */
   readonly ids?: readonly Id[];

@@ -1,7 +1,6 @@
 import pRetry from "p-retry";
 import { APICallError } from "../errors/api-call-error.js";
 import { sleep } from "./abortable.js";
-import type { RateLimiter } from "./rate-limiter.js";
 
 /** How failed requests are retried. */
 export interface RetryPolicy {
@@ -33,24 +32,31 @@ export function isRetryable(error: unknown, signal?: AbortSignal): boolean {
 }
 
 /**
- * The one retry policy: runs `attempt` with p-retry, exponential backoff with jitter, honouring the
- * API's `Retry-After`. 429s pause the whole run through the limiter (which also lowers concurrency);
- * other retryable failures with a `Retry-After` delay this request only. Non-retryable errors are
- * rethrown as they are, on the first try.
+ * The one retry policy: runs `attempt` with p-retry, honouring the API's `Retry-After` (capped at
+ * `maxDelayMs`) before the next attempt of this request. Other retryable failures back off
+ * exponentially with jitter. A 429 is retried without a backoff of its own and without using up
+ * `retries`: after what `rateLimitWait` says (by default its `Retry-After`, or `minDelayMs` without
+ * one) the attempt goes back to the limiter, which has learned from the 429 (the limiter's hold
+ * reports it) and paces the retry with everything else. Non-retryable errors are rethrown as
+ * they are, on the first try.
  */
 export function withRetry<T>(
   attempt: () => Promise<T>,
   policy: RetryPolicy,
   context: {
-    limiter: RateLimiter;
     signal?: AbortSignal;
     /** Every failed attempt, retried or not. */
     onFailure?: (error: unknown) => void;
     /** Failed attempts that will be retried. */
     onRetry?: (event: RetryEvent) => void;
+    /**
+     * How long this request waits before its next attempt after a 429 (the limiter's answer; it
+     * paces the retry itself). When it says nothing: the API's `Retry-After`, else `minDelayMs`.
+     */
+    rateLimitWait?: (error: APICallError) => number | undefined;
   },
 ): Promise<T> {
-  const { limiter, signal, onFailure, onRetry } = context;
+  const { signal, onFailure, onRetry, rateLimitWait } = context;
   let notBefore = 0;
   return pRetry(
     async () => {
@@ -71,10 +77,12 @@ export function withRetry<T>(
         if (!isRetryable(error, signal)) return false;
         const apiError = error as APICallError;
         const rateLimited = apiError.reason === "rate_limit";
-        if (rateLimited) limiter.onRateLimited(apiError.retryAfterMs);
-        else if (apiError.retryAfterMs !== undefined) {
-          notBefore = Date.now() + Math.min(apiError.retryAfterMs, policy.maxDelayMs);
-        }
+        // A 429 waits what the limiter says, or its Retry-After, or the first backoff delay: never
+        // a growing one.
+        const wait = rateLimited
+          ? (rateLimitWait?.(apiError) ?? apiError.retryAfterMs ?? policy.minDelayMs)
+          : apiError.retryAfterMs;
+        if (wait !== undefined) notBefore = Date.now() + Math.min(wait, policy.maxDelayMs);
         onRetry?.({ error, attemptNumber, rateLimited });
         return true;
       },

@@ -131,8 +131,6 @@ export class BatchRun<Id> {
       requestsPerMinute: o.requestsPerMinute,
       tokensPerMinute: Number.POSITIVE_INFINITY,
       minIntervalMs: o.minIntervalMs,
-      backoffMinMs: o.retryMinDelayMs,
-      backoffMaxMs: o.retryMaxDelayMs,
       signal: o.signal,
     });
     this.retryPolicy = {
@@ -668,22 +666,31 @@ export class BatchRun<Id> {
   /** One call of the batch API, counted, paced by the limiter and retried by the one retry policy. */
   private call<T>(work: (attempt: number) => Promise<T>): Promise<T> {
     let attempt = 0;
+    let rateLimitWait: number | undefined;
     return withRetry(
       async () => {
         await this.limiter.acquire();
         try {
           const hold = await this.limiter.throttle(0);
-          hold.release(0);
           this.counters.requests++;
-          return await work(++attempt);
+          try {
+            const result = await work(++attempt);
+            hold.succeeded(0);
+            return result;
+          } catch (error) {
+            if (APICallError.isInstance(error) && error.reason === "rate_limit") {
+              rateLimitWait = hold.rateLimited(error.retryAfterMs);
+            } else hold.failed();
+            throw error;
+          }
         } finally {
           this.limiter.release();
         }
       },
       this.retryPolicy,
       {
-        limiter: this.limiter,
         signal: this.signal,
+        rateLimitWait: () => rateLimitWait,
         ...this.tally.retryHooks((message) => this.emit("retry", { message })),
       },
     );

@@ -168,6 +168,26 @@ describe("pipeline", () => {
     expect(store.records.size).toBe(20);
   });
 
+  test("batches that finish while a write runs go together in the next write", async () => {
+    const store = storeWith(50);
+    const provider = scriptedProvider({ limits: { maxInputsPerRequest: 5 } });
+    const release = deferred();
+    store.beforeWrite = async () => {
+      // The first write waits until three more batches have been answered.
+      if (store.writes.length === 1) await release.promise;
+    };
+    const run = backfill({ provider, store, concurrency: 4 });
+    await vi.waitFor(() => expect(provider.calls.length).toBeGreaterThanOrEqual(4));
+    await new Promise((resolve) => setImmediate(resolve));
+    release.resolve();
+    const report = await run;
+    expect(report.embedded).toBe(50);
+    const sizes = store.writes.map((w) => w.length);
+    expect(sizes[0]).toBe(5);
+    expect(sizes[1]).toBeGreaterThanOrEqual(15);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(50);
+  });
+
   test("memory follows the pipeline: the scan is not read ahead of the requests", async () => {
     const inner = storeWith(5_000);
     let pagesRead = 0;
@@ -320,7 +340,7 @@ describe("rate limits", () => {
     expect(provider.calls).toHaveLength(3);
   });
 
-  test("honours Retry-After on 429 and halves concurrency, then recovers", async () => {
+  test("a 429 pauses every request for its Retry-After, lowers no concurrency and starts no growing backoff", async () => {
     vi.useFakeTimers();
     const provider = scriptedProvider({ limits: { maxInputsPerRequest: 1 } });
     provider.script(apiError(429, { retryAfterMs: 5_000 }));
@@ -341,8 +361,22 @@ describe("rate limits", () => {
     expect(report.rateLimited).toBe(1);
     expect(report.embedded).toBe(40);
     const retry = events.find((e) => e.type === "retry")!;
-    expect(retry.concurrency).toBe(2);
-    expect(events.at(-1)!.concurrency).toBe(4);
+    expect(retry.concurrency).toBe(4);
+    expect(Math.min(...events.map((e) => e.concurrency))).toBe(4);
+    // Once the pause is over, everything goes at once again: no backoff of its own.
+    expect(provider.calls.at(-1)!.startedAt - provider.calls[1]!.startedAt).toBeLessThan(5_100);
+  });
+
+  test("429s without Retry-After each wait the first backoff delay, not a growing one", async () => {
+    vi.useFakeTimers();
+    const provider = scriptedProvider();
+    provider.script(apiError(429), apiError(429), apiError(429), apiError(429));
+    const run = backfill({ provider, store: storeWith(1), retryMinDelayMs: 1_000, retryMaxDelayMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect((await run).rateLimited).toBe(4);
+    const starts = provider.calls.map((c) => c.startedAt);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(gaps).toEqual([1_000, 1_000, 1_000, 1_000]);
   });
 
   test("429s do not use up `retries`", async () => {

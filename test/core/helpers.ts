@@ -21,3 +21,22 @@ export function rows(n: number, text = (i: number) => `skill number ${i} parses 
 export function storeWith(n: number, text?: (i: number) => string) {
   return memoryStore({ rows: rows(n, text) });
 }
+
+const WORDS = [
+  "parse",
+  "index",
+  "csv",
+  "files",
+  "deploy",
+  "monitor",
+  "invoices",
+  "search",
+  "schemas",
+  "tickets",
+];
+
+/** A distinct text of ~1,600 characters (~400 tokens billed), like a catalog entry. */
+export function longText(i: number, prefix = "skill"): string {
+  const words = Array.from({ length: 220 }, (_, j) => WORDS[(i * 7 + j * j) % WORDS.length]);
+  return `${prefix} ${i}: ${words.join(" ")}`;
+}

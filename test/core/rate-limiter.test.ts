@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { MinuteWindow } from "../../src/backfill/minute-window.js";
+import { littleConcurrency, RateLimiter } from "../../src/backfill/rate-limiter.js";
 import { backfill } from "../../src/index.js";
 import { scriptedProvider } from "../../src/testing/index.js";
 import { apiError, storeWith } from "./helpers.js";
@@ -100,5 +101,65 @@ describe("per-minute limits against the API's own window", () => {
     const report = await run;
     expect(report).toMatchObject({ embedded: 1, rateLimited: 1 });
     expect(provider.calls).toHaveLength(2);
+  });
+});
+
+describe("RateLimiter: concurrency and request size", () => {
+  const unlimited = Number.POSITIVE_INFINITY;
+  const limiter = (options: Partial<ConstructorParameters<typeof RateLimiter>[0]> = {}) =>
+    new RateLimiter({
+      concurrency: 64,
+      requestsPerMinute: unlimited,
+      tokensPerMinute: unlimited,
+      minIntervalMs: 0,
+      ...options,
+    });
+
+  test("Little's law: rate × latency, half again to spare, plus what the burst lets out, within the cap", () => {
+    // 20 requests a second of 250 ms each: 5 in flight on average.
+    expect(littleConcurrency(0.02, 250, 0, 64)).toBe(9);
+    expect(littleConcurrency(0.02, 500, 0, 64)).toBe(16);
+    expect(littleConcurrency(0.02, 250, 10, 64)).toBe(19);
+    expect(littleConcurrency(0.02, 250, 1_000, 64)).toBe(64);
+    expect(littleConcurrency(0.00001, 10, 0, 64)).toBe(2);
+    expect(littleConcurrency(0.02, 250, 0, 1)).toBe(1);
+  });
+
+  test("with rates given, the cap holds until a latency is seen; then in flight follows the rate", async () => {
+    vi.useFakeTimers();
+    // 6,000 tokens a second; requests of 1,000 tokens: 6 a second.
+    const l = limiter({ tokensPerMinute: 360_000 });
+    expect(l.concurrency).toBe(64);
+    const holds = [];
+    for (let i = 0; i < 6; i++) holds.push(await l.throttle(1_000)); // the one-second burst
+    await vi.advanceTimersByTimeAsync(1_000);
+    for (const hold of holds) hold.succeeded(1_000);
+    // 6 a second × 1 s latency = 6 in flight, ×1.5 + 1, plus the burst allowance grown since.
+    expect(l.concurrency).toBeGreaterThanOrEqual(10);
+    expect(l.concurrency).toBeLessThan(64);
+  });
+
+  test("requests carry twice tokens ÷ requests per minute, at least 8,192 tokens, and never more than the burst admits", () => {
+    expect(limiter({ requestsPerMinute: 2_000, tokensPerMinute: 8_000_000 }).requestTokens()).toBe(8_192);
+    expect(limiter({ requestsPerMinute: 300, tokensPerMinute: 8_000_000 }).requestTokens()).toBe(53_333);
+    // One second of 120,000 TPM is 2,000 tokens: no request is planned larger.
+    expect(limiter({ requestsPerMinute: 10, tokensPerMinute: 120_000 }).requestTokens()).toBe(2_000);
+    expect(limiter({ tokensPerMinute: 120_000 }).maxRequestTokens).toBe(2_000);
+    expect(limiter().requestTokens()).toBe(8_192);
+  });
+
+  test("with no rates given, concurrency starts at 4 and grows while throughput grows, then the request size", async () => {
+    vi.useFakeTimers();
+    const l = limiter({ concurrency: 8 });
+    const seen: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      seen.push(l.concurrency);
+      const holds = [];
+      for (let i = 0; i < l.concurrency; i++) holds.push(await l.throttle(100));
+      await vi.advanceTimersByTimeAsync(100); // constant latency: throughput grows with the requests
+      for (const hold of holds) hold.succeeded(100);
+    }
+    expect(seen).toEqual([4, 6, 8, 8]);
+    expect(l.requestTokens()).toBeGreaterThan(8_192);
   });
 });

@@ -83,7 +83,7 @@ describe("examples/backfill-skills.ts", () => {
     expect(output).toMatch(
       /^VOYAGE_API_KEY is not set: using the local Voyage emulator at http:\/\/127\.0\.0\.1:\d+\/voyage\/v1/m,
     );
-    expect(output).toMatch(/^Backfill complete: 104 embedded, 0 skipped, [\d,]+ tokens, 1 request in/m);
+    expect(output).toMatch(/^Backfill complete: 104 embedded, 0 skipped, [\d,]+ tokens, 2 requests in/m);
     expect(output).toMatch(
       /^Verification \(skills LEFT JOIN skill_embeddings WHERE se\.id IS NULL\): 0 rows$/m,
     );

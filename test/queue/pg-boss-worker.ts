@@ -2,7 +2,7 @@
  * A pg-boss backfill worker process for the multi-machine tests:
  *   node --import tsx test/queue/pg-boss-worker.ts
  * It works the ranges of one or more queues (W_RUNS, a JSON list of { queue, table, voyageURL?,
- * apiKey?, workers?, paused? }) until SIGTERM, then stops (finishing the ranges in hand) and exits 0.
+ * apiKey?, workers?, paused?, backfill? }) until SIGTERM, then stops (finishing the ranges in hand) and exits 0.
  * Paused entries start working on SIGUSR2: a worker that joins a run midway, without the seconds a
  * process takes to load while the run goes on. W_DB is `node-postgres:<url>`, W_OPTIONS the per-range
  * backfill options; the key is VOYAGE_API_KEY unless an entry names its own.
@@ -26,6 +26,8 @@ export interface WorkerRun {
   readonly apiKey?: string;
   readonly workers?: number;
   readonly paused?: boolean;
+  /** `backfill()` options of this queue's ranges, over W_OPTIONS. */
+  readonly backfill?: Record<string, unknown>;
 }
 
 const env = process.env;
@@ -67,7 +69,7 @@ async function main(): Promise<number> {
       queue: run.queue,
       provider,
       store: itemStore(db, itemTables(run.table)),
-      backfill: JSON.parse(env.W_OPTIONS ?? "{}"),
+      backfill: { ...JSON.parse(env.W_OPTIONS ?? "{}"), ...run.backfill },
       workers: run.workers ?? 1,
       pollingIntervalSeconds: 0.5,
       onProgress: (event, range) => {

@@ -3,7 +3,7 @@
  * cause chain, util.inspect), in what is logged (console, stdout, stderr, the console reporter, a
  * child process's whole output), in progress events or in reports: across retries, timeouts, dropped
  * connections, refused keys, quota errors, and servers that echo the key back in bodies and headers.
- * (Child processes' output is searched in crash.test.ts.)
+ * (Child processes' output is searched in crash-cases.ts.)
  * The keys are shaped like nothing the redaction's patterns know: only each provider's redaction of
  * its own key can hide them. Hostile keys (quotes, backslashes, %, +, /, spaces, non-Latin letters)
  * echoed in every form (raw, JSON-escaped, \u-escaped, URL-encoded, HTML-escaped, base64) are

@@ -159,3 +159,64 @@ describe("rate limits: a sliding 60 s window per model", () => {
     expect(res.response.headers.get("x-request-id")).toMatch(/^req_emulator_\d+$/);
   });
 });
+
+describe("rate limits: a token bucket holding `burstSeconds` of each limit", () => {
+  const bucket = (limits: EmulatorRateLimits) => limited({ enforcement: "token-bucket", ...limits });
+
+  it("admits a burst of the bucket, then refuses below the per-minute figure and admits as it refills", async () => {
+    // 120 RPM with a 1 s bucket: 2 requests at once, then one every 500 ms.
+    const t = bucket({ requestsPerMinute: 120, burstSeconds: 1 });
+    await t.embedVoyage();
+    await t.embedVoyage();
+    const error = await rejection(t.embedVoyage()); // 3 requests in the minute, 120 allowed
+    expect(error.statusCode).toBe(429);
+    expect(error.body.detail).toContain("rate limit of 120 requests per minute for voyage-3.5");
+    expect(error.rawResponse.headers.get("retry-after")).toBe("1"); // 500 ms, in whole seconds
+
+    t.clock.now += 499;
+    expect((await rejection(t.embedVoyage())).statusCode).toBe(429);
+    t.clock.now += 1;
+    await t.embedVoyage();
+    // A full second refills two requests, never more than the bucket holds.
+    t.clock.now += 10_000;
+    await t.embedVoyage();
+    await t.embedVoyage();
+    expect((await rejection(t.embedVoyage())).statusCode).toBe(429);
+    expect(t.emulator.stats).toMatchObject({ requests: 8, rateLimited: 3 });
+  });
+
+  it("refills tokens continuously and says exactly when a request fits (retry-after-ms)", async () => {
+    // 6,000 TPM with a 2 s bucket: 200 tokens at once, 100 per second after.
+    const t = bucket({ tokensPerMinute: 6_000, burstSeconds: 2 });
+    await t.embedOpenAI([textOfTokens(150)]);
+    const error = await rejection(t.embedOpenAI([textOfTokens(80)])); // 50 left, 80 asked
+    expect(error.status).toBe(429);
+    expect(error.error).toMatchObject({ type: "tokens", code: "rate_limit_exceeded" });
+    expect(error.headers.get("retry-after-ms")).toBe("300");
+    expect(error.headers.get("x-ratelimit-remaining-tokens")).toBe("50");
+    expect(error.headers.get("x-ratelimit-reset-tokens")).toBe("1.5s");
+    t.clock.now += 300;
+    const ok = await t.embedOpenAI([textOfTokens(80)]);
+    expect(ok.response.headers.get("x-ratelimit-limit-tokens")).toBe("6000");
+    expect(ok.response.headers.get("x-ratelimit-remaining-tokens")).toBe("0");
+    expect(ok.response.headers.get("x-ratelimit-reset-tokens")).toBe("2s");
+  });
+
+  it("refuses a request larger than the bucket without Retry-After: it can never pass", async () => {
+    const t = bucket({ tokensPerMinute: 6_000, burstSeconds: 1 }); // 100 tokens
+    const error = await rejection(t.embedOpenAI([textOfTokens(101)]));
+    expect(error.error.message).toContain("Limit 100, Requested 101");
+    expect(error.headers.get("retry-after")).toBeNull();
+    expect((await t.embedOpenAI([textOfTokens(100)])).data.data).toHaveLength(1);
+  });
+
+  it("keeps one bucket per API and model, and every refused request leaves it as it was", async () => {
+    const t = bucket({ requestsPerMinute: 60 }); // one request per second
+    await t.embedVoyage(["a"], "voyage-3.5");
+    await t.embedVoyage(["a"], "voyage-4");
+    for (let i = 0; i < 5; i++)
+      expect((await rejection(t.embedVoyage(["a"], "voyage-3.5"))).statusCode).toBe(429);
+    t.clock.now += 1_000;
+    await t.embedVoyage(["a"], "voyage-3.5");
+  });
+});

@@ -238,6 +238,18 @@ describe("createEmbeddingsEmulator options", () => {
       { rateLimits: { tokensPerMinute: 2.5 } },
       "Expected `rateLimits.tokensPerMinute` to be a positive integer.",
     ],
+    [
+      { rateLimits: { enforcement: "fixed-window" } },
+      'Expected `rateLimits.enforcement` to be "sliding-window" or "token-bucket".',
+    ],
+    [
+      { rateLimits: { enforcement: "token-bucket", burstSeconds: 0 } },
+      "Expected `rateLimits.burstSeconds` to be a number of seconds greater than 0, at most 60.",
+    ],
+    [
+      { rateLimits: { burstSeconds: 61 } },
+      "Expected `rateLimits.burstSeconds` to be a number of seconds greater than 0, at most 60.",
+    ],
     [{ maxConcurrency: 0 }, "Expected `maxConcurrency` to be a positive integer."],
     [{ maxRecordedCalls: -1 }, "Expected `maxRecordedCalls` to be a non-negative integer."],
   ])("refuses %j", (options, message) => {

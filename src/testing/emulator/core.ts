@@ -10,7 +10,7 @@ import { encodeEmbedding } from "./encoding.js";
 import { type EmulatorFault, FaultSchedule } from "./faults.js";
 import { openaiDialect } from "./openai.js";
 import type { ResolvedEmulatorOptions } from "./options.js";
-import { formatDuration, SlidingWindow } from "./rate-limiter.js";
+import { formatDuration, type RateLimitEnforcer, SlidingWindow, TokenBucket } from "./rate-limiter.js";
 import type { EmulatorApi, EmulatorCall, EmulatorOutcome, EmulatorRequest, EmulatorStats } from "./types.js";
 import { voyageDialect } from "./voyage.js";
 
@@ -29,12 +29,14 @@ const REPLACING = new Set<EmulatorFault["type"]>([
 interface Decision {
   readonly outcome: EmulatorOutcome;
   readonly delayMs: number;
+  /** The success body, computed once other requests waiting to be admitted have been. */
+  readonly body?: () => string;
 }
 
 export class EmulatorCore {
   readonly faults = new FaultSchedule();
   readonly batches: BatchService;
-  private windows = new Map<string, SlidingWindow>();
+  private windows = new Map<string, RateLimitEnforcer>();
   private log: EmulatorCall[] = [];
   private counters = {
     requests: 0,
@@ -89,9 +91,18 @@ export class EmulatorCore {
     try {
       if (!(await this.slots.acquire(request.signal))) return DROP;
       try {
-        const { outcome, delayMs } = this.decide(request);
+        const { outcome, delayMs, body } = this.decide(request);
+        if (!body) {
+          if (delayMs > 0 && !(await this.wait(delayMs, request.signal))) return DROP;
+          return outcome;
+        }
+        // Admission is decided as a request arrives; its vectors are computed after the requests
+        // that arrived meanwhile have been admitted, as an API's gateway admits requests apart from
+        // the model's work (computing first would delay the admission of a burst's later requests).
+        await new Promise((resolve) => setImmediate(resolve));
+        const answered = outcome.kind === "response" ? { ...outcome, body: body() } : outcome;
         if (delayMs > 0 && !(await this.wait(delayMs, request.signal))) return DROP;
-        return outcome;
+        return answered;
       } finally {
         this.slots.release();
       }
@@ -114,6 +125,7 @@ export class EmulatorCore {
 
     let fault: EmulatorFault | undefined;
     let reply: Reply;
+    let compute: (() => string) | undefined;
     let job: EmbedJob | undefined;
     let stallMs = 0;
     let tokens = 0;
@@ -159,7 +171,13 @@ export class EmulatorCore {
         else {
           job = validated;
           tokens = job.inputs.reduce((sum, input) => sum + input.tokens, 0);
-          reply = this.admitAndEmbed(dialect, job, tokens, now, fault);
+          const admitted = this.admit(dialect, job, tokens, now);
+          if (admitted) reply = admitted;
+          else {
+            reply = { status: 200, body: "" };
+            const admittedJob = job;
+            compute = () => this.embed(dialect, admittedJob, fault);
+          }
         }
       }
     }
@@ -181,16 +199,15 @@ export class EmulatorCore {
       fault,
     );
     const delayMs = options.latency.baseMs + (success ? options.latency.perTokenMs * tokens : 0) + stallMs;
-    return { outcome: { kind: "response", status: reply.status, headers, body: reply.body }, delayMs };
+    return {
+      outcome: { kind: "response", status: reply.status, headers, body: reply.body },
+      delayMs,
+      body: compute,
+    };
   }
 
-  private admitAndEmbed(
-    dialect: Dialect,
-    job: EmbedJob,
-    tokens: number,
-    now: number,
-    fault: EmulatorFault | undefined,
-  ): Reply {
+  /** Counts an admitted request against the limits (and bills it); the 429 reply when refused. */
+  private admit(dialect: Dialect, job: EmbedJob, tokens: number, now: number): Reply | undefined {
     const limits = this.options.rateLimits;
     if (limits) {
       const admission = this.window(dialect.api, job.model).admit(now, tokens);
@@ -201,7 +218,13 @@ export class EmulatorCore {
         return { ...reply, headers: { ...reply.headers, ...retryHeaders(dialect.api, wait) } };
       }
     }
+    this.counters.tokensBilled += tokens;
+    this.counters.inputs += job.inputs.length;
+    return undefined;
+  }
 
+  /** The success body of an admitted job, with the fault that corrupts it. */
+  private embed(dialect: Dialect, job: EmbedJob, fault: EmulatorFault | undefined): string {
     let vectors: Float32Array[] = job.inputs.map((input) =>
       deterministicEmbedding(input.text, job.dimensions),
     );
@@ -238,12 +261,8 @@ export class EmulatorCore {
       }
     }
     const embeddings = vectors.map((v) => encodeEmbedding(v, job.dtype, job.format, nanAs));
-    let body = JSON.stringify(dialect.success(job, embeddings));
-    if (fault?.type === "malformed_json") body = body.slice(0, Math.floor(body.length / 2));
-
-    this.counters.tokensBilled += tokens;
-    this.counters.inputs += job.inputs.length;
-    return { status: 200, body };
+    const body = JSON.stringify(dialect.success(job, embeddings));
+    return fault?.type === "malformed_json" ? body.slice(0, Math.floor(body.length / 2)) : body;
   }
 
   private faultReply(dialect: Dialect, fault: EmulatorFault, body: unknown): Reply {
@@ -275,12 +294,15 @@ export class EmulatorCore {
     }
   }
 
-  private window(api: EmulatorApi, model: string): SlidingWindow {
+  private window(api: EmulatorApi, model: string): RateLimitEnforcer {
     const key = `${api}:${model}`;
     let window = this.windows.get(key);
     if (!window) {
       const limits = this.options.rateLimits;
-      window = new SlidingWindow(limits?.requestsPerMinute, limits?.tokensPerMinute);
+      window =
+        limits?.enforcement === "token-bucket"
+          ? new TokenBucket(limits.requestsPerMinute, limits.tokensPerMinute, limits.burstSeconds)
+          : new SlidingWindow(limits?.requestsPerMinute, limits?.tokensPerMinute);
       this.windows.set(key, window);
     }
     return window;
@@ -292,12 +314,12 @@ export class EmulatorCore {
     if (state.limitRequests !== undefined) {
       headers["x-ratelimit-limit-requests"] = String(state.limitRequests);
       headers["x-ratelimit-remaining-requests"] = String(state.remainingRequests);
-      headers["x-ratelimit-reset-requests"] = formatDuration(state.resetMs);
+      headers["x-ratelimit-reset-requests"] = formatDuration(state.resetRequestsMs);
     }
     if (state.limitTokens !== undefined) {
       headers["x-ratelimit-limit-tokens"] = String(state.limitTokens);
       headers["x-ratelimit-remaining-tokens"] = String(state.remainingTokens);
-      headers["x-ratelimit-reset-tokens"] = formatDuration(state.resetMs);
+      headers["x-ratelimit-reset-tokens"] = formatDuration(state.resetTokensMs);
     }
     return headers;
   }

@@ -16,9 +16,14 @@ export interface EmulatorLatency {
 }
 
 /**
- * Rate limits, per API and per model, enforced over a sliding 60-second window as the real APIs do:
- * a request is admitted when the successful requests (and their billed tokens) of the last 60 s plus
- * this one stay within the limits; otherwise it gets 429. Refused requests do not count.
+ * How per-minute limits are enforced (see {@link EmulatorRateLimits.enforcement}).
+ */
+export type EmulatorEnforcement = "sliding-window" | "token-bucket";
+
+/**
+ * Rate limits, per API and per model. A request is admitted when its API and model still have room
+ * for it (one request, its billed tokens), counted when it arrives; otherwise it gets 429. Refused
+ * requests do not count. How the room is measured is `enforcement`.
  */
 export interface EmulatorRateLimits {
   /**
@@ -39,6 +44,25 @@ export interface EmulatorRateLimits {
    * @default true
    */
   readonly retryAfter?: boolean;
+  /**
+   * How the per-minute figures are enforced:
+   * - `"sliding-window"`: at most the limits over any 60 s (what Voyage documents: a request is
+   *   refused when the requests or tokens of the most recent minute would exceed them). A client may
+   *   send a minute's budget at once.
+   * - `"token-bucket"`: one bucket per limit holding `burstSeconds` of it, refilled continuously at
+   *   the per-minute rate and full at the start (OpenAI documents that a per-minute limit may be
+   *   enforced over shorter periods, e.g. 60,000 requests/minute as 1,000 requests/second; Anthropic
+   *   documents a token bucket). A burst beyond the bucket meets 429s while the minute's total is
+   *   still under the limit; a request with more tokens than the bucket holds can never pass.
+   * @default "sliding-window"
+   */
+  readonly enforcement?: EmulatorEnforcement;
+  /**
+   * With `enforcement: "token-bucket"`: how much each bucket holds, in seconds of its limit (`1`: a
+   * 2,000-RPM, 8M-TPM limit admits bursts of 33 requests and 133,333 tokens). At most 60.
+   * @default 1
+   */
+  readonly burstSeconds?: number;
 }
 
 /** Options of {@link createEmbeddingsEmulator}. Every field is optional. */
@@ -63,7 +87,8 @@ export interface EmbeddingsEmulatorOptions {
    */
   readonly latency?: EmulatorLatency;
   /**
-   * Rate limits per model (sliding 60 s window). No limits when omitted.
+   * Rate limits per model (a sliding 60 s window unless `enforcement` says otherwise). No limits
+   * when omitted.
    * @default undefined
    */
   readonly rateLimits?: EmulatorRateLimits;
@@ -104,7 +129,13 @@ export interface ResolvedEmulatorOptions {
   readonly apiKeys: ReadonlySet<string> | undefined;
   readonly latency: { readonly baseMs: number; readonly perTokenMs: number };
   readonly rateLimits:
-    | { readonly requestsPerMinute?: number; readonly tokensPerMinute?: number; readonly retryAfter: boolean }
+    | {
+        readonly requestsPerMinute?: number;
+        readonly tokensPerMinute?: number;
+        readonly retryAfter: boolean;
+        readonly enforcement: EmulatorEnforcement;
+        readonly burstSeconds: number;
+      }
     | undefined;
   readonly maxConcurrency: number;
   readonly openaiIgnoresEncodingFormat: boolean;
@@ -135,6 +166,14 @@ export function resolveOptions(options: EmbeddingsEmulatorOptions = {}): Resolve
   if (rateLimits?.tokensPerMinute !== undefined) {
     positiveInteger("rateLimits.tokensPerMinute", rateLimits.tokensPerMinute);
   }
+  const enforcement = rateLimits?.enforcement ?? "sliding-window";
+  if (enforcement !== "sliding-window" && enforcement !== "token-bucket") {
+    throw new InvalidOptionError("rateLimits.enforcement", '"sliding-window" or "token-bucket"');
+  }
+  const burstSeconds = rateLimits?.burstSeconds ?? 1;
+  if (typeof burstSeconds !== "number" || !(burstSeconds > 0 && burstSeconds <= 60)) {
+    throw new InvalidOptionError("rateLimits.burstSeconds", "a number of seconds greater than 0, at most 60");
+  }
   if (maxConcurrency !== undefined) positiveInteger("maxConcurrency", maxConcurrency);
   if (maxRecordedCalls !== Number.POSITIVE_INFINITY) nonNegativeInteger("maxRecordedCalls", maxRecordedCalls);
   if (typeof clock !== "function") throw new InvalidOptionError("clock", "a function returning milliseconds");
@@ -150,6 +189,8 @@ export function resolveOptions(options: EmbeddingsEmulatorOptions = {}): Resolve
       requestsPerMinute: rateLimits.requestsPerMinute,
       tokensPerMinute: rateLimits.tokensPerMinute,
       retryAfter: rateLimits.retryAfter ?? true,
+      enforcement,
+      burstSeconds,
     },
     maxConcurrency: maxConcurrency ?? Number.POSITIVE_INFINITY,
     openaiIgnoresEncodingFormat,

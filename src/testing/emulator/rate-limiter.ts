@@ -1,18 +1,31 @@
 /*
- * Sliding 60-second windows, one per API and model. An admitted request stays in its window for
- * exactly 60 s; a refused request is told the exact time until the window would admit it.
+ * How the emulator enforces per-minute limits, one enforcer per API and model, in two shapes:
+ * - a sliding 60-second window: an admitted request stays in it for exactly 60 s;
+ * - a token bucket per limit holding `burstSeconds` of it, refilled continuously at the per-minute
+ *   rate and full at the start: bursts beyond the bucket meet 429s while the minute's total is
+ *   still under the limit.
+ * A refused request is told the exact time until it would be admitted.
  */
 
 export const WINDOW_MS = 60_000;
 
-/** The window's state as OpenAI's `x-ratelimit-*` headers report it. */
+/** The enforcer's state as OpenAI's `x-ratelimit-*` headers report it. */
 export interface WindowState {
   readonly limitRequests: number | undefined;
   readonly limitTokens: number | undefined;
   readonly remainingRequests: number | undefined;
   readonly remainingTokens: number | undefined;
-  /** Milliseconds until the window is empty again (the budget full). */
-  readonly resetMs: number;
+  /** Milliseconds until the request budget is full again. */
+  readonly resetRequestsMs: number;
+  /** Milliseconds until the token budget is full again. */
+  readonly resetTokensMs: number;
+}
+
+/** One way of enforcing per-minute limits. */
+export interface RateLimitEnforcer {
+  /** Admits (and counts) a request of `tokens` arriving at `now`, or says why not and for how long. */
+  admit(now: number, tokens: number): Admission;
+  state(now: number): WindowState;
 }
 
 export type Admission =
@@ -28,7 +41,8 @@ export type Admission =
       readonly waitMs?: number;
     };
 
-export class SlidingWindow {
+/** Per-minute limits over a sliding 60-second window of admitted requests and their tokens. */
+export class SlidingWindow implements RateLimitEnforcer {
   private entries: Array<{ readonly at: number; readonly tokens: number }> = [];
   private tokens = 0;
 
@@ -95,12 +109,123 @@ export class SlidingWindow {
     this.prune(now);
     const last = this.entries[this.entries.length - 1];
     const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this;
+    const resetMs = last ? last.at + WINDOW_MS - now : 0;
     return {
       limitRequests: rpm,
       limitTokens: tpm,
       remainingRequests: rpm === undefined ? undefined : Math.max(0, rpm - this.entries.length),
       remainingTokens: tpm === undefined ? undefined : Math.max(0, tpm - this.tokens),
-      resetMs: last ? last.at + WINDOW_MS - now : 0,
+      resetRequestsMs: resetMs,
+      resetTokensMs: resetMs,
+    };
+  }
+}
+
+/** One continuously refilled bucket: `capacity` units, `perMs` units added per millisecond. */
+class Bucket {
+  private level: number;
+  private at: number | undefined;
+
+  constructor(
+    readonly capacity: number,
+    readonly perMs: number,
+  ) {
+    this.level = capacity;
+  }
+
+  /** Units available at `now` (the bucket starts full at its first use). */
+  available(now: number): number {
+    if (this.at !== undefined && now > this.at) {
+      this.level = Math.min(this.capacity, this.level + (now - this.at) * this.perMs);
+    }
+    this.at = Math.max(this.at ?? now, now);
+    return this.level;
+  }
+
+  /** Milliseconds until `units` are available (0: now). */
+  waitFor(units: number, now: number): number {
+    const missing = units - this.available(now);
+    return missing <= 0 ? 0 : missing / this.perMs;
+  }
+
+  take(units: number): void {
+    this.level -= units;
+  }
+}
+
+/**
+ * Per-minute limits enforced as token buckets (one for requests, one for tokens), each holding
+ * `burstSeconds` of its limit and refilled continuously at the per-minute rate: a 2,000-RPM limit
+ * with a 1-second burst admits 33 requests at once, then one every 30 ms. A request needs room in
+ * both buckets; one with more tokens than the token bucket holds can never pass (`too_large`).
+ */
+export class TokenBucket implements RateLimitEnforcer {
+  private readonly requests: Bucket | undefined;
+  private readonly tokens: Bucket | undefined;
+
+  constructor(
+    private readonly requestsPerMinute: number | undefined,
+    private readonly tokensPerMinute: number | undefined,
+    burstSeconds: number,
+  ) {
+    const share = (burstSeconds * 1000) / WINDOW_MS;
+    // A bucket always holds at least one request, or no request could ever pass.
+    if (requestsPerMinute !== undefined) {
+      this.requests = new Bucket(Math.max(1, requestsPerMinute * share), requestsPerMinute / WINDOW_MS);
+    }
+    if (tokensPerMinute !== undefined) {
+      this.tokens = new Bucket(tokensPerMinute * share, tokensPerMinute / WINDOW_MS);
+    }
+  }
+
+  admit(now: number, tokens: number): Admission {
+    const { requests, tokens: bucket } = this;
+    if (bucket && tokens > bucket.capacity) {
+      const limit = Math.floor(bucket.capacity);
+      return {
+        ok: false,
+        reason: "too_large",
+        limit,
+        used: limit - Math.floor(bucket.available(now)),
+        requested: tokens,
+      };
+    }
+    const waitRequests = requests?.waitFor(1, now) ?? 0;
+    const waitTokens = bucket?.waitFor(tokens, now) ?? 0;
+    if (waitRequests === 0 && waitTokens === 0) {
+      requests?.take(1);
+      bucket?.take(tokens);
+      return { ok: true };
+    }
+    return waitRequests >= waitTokens
+      ? {
+          ok: false,
+          reason: "requests",
+          limit: this.requestsPerMinute!,
+          used: Math.ceil(requests!.capacity - requests!.available(now)),
+          requested: 1,
+          waitMs: waitRequests,
+        }
+      : {
+          ok: false,
+          reason: "tokens",
+          limit: this.tokensPerMinute!,
+          used: Math.ceil(bucket!.capacity - bucket!.available(now)),
+          requested: tokens,
+          waitMs: waitTokens,
+        };
+  }
+
+  state(now: number): WindowState {
+    const { requests, tokens } = this;
+    const reset = (b: Bucket | undefined) => (b ? (b.capacity - b.available(now)) / b.perMs : 0);
+    return {
+      limitRequests: this.requestsPerMinute,
+      limitTokens: this.tokensPerMinute,
+      remainingRequests: requests && Math.floor(requests.available(now)),
+      remainingTokens: tokens && Math.floor(tokens.available(now)),
+      resetRequestsMs: reset(requests),
+      resetTokensMs: reset(tokens),
     };
   }
 }

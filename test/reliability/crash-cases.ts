@@ -1,4 +1,7 @@
 /*
+ * The crash cases, run by crash-pglite.test.ts and crash-server.test.ts (two files, so the two
+ * backends' steps run side by side on vitest's two workers).
+ *
  * Crashes: a backfill in a child process is killed with SIGKILL at seeded points (a request in
  * flight, a batch being written; on the real server also a random moment), on file-backed PGlite and
  * on the real server; before that, an atomic run is killed during its writes (it must leave nothing
@@ -29,8 +32,6 @@ import {
 } from "./harness.js";
 import { type KillPoint, runWorker, SEED, seeded, type WorkerResult, workerOutput } from "./processes.js";
 
-writeTally("crash");
-
 const ROWS = 160;
 const tables = itemTables("crash");
 const rows: ItemRow[] = Array.from({ length: ROWS }, (_, i) => seedRow(i + 1));
@@ -44,15 +45,20 @@ const SLOW_WRITES = `
 
 const emulator = createEmbeddingsEmulator({ latency: { baseMs: 25 } });
 let server: EmulatorServer;
-beforeAll(async () => {
-  server = await emulator.listen();
-});
-afterAll(async () => {
-  resetEmulator(emulator);
-  await server.close();
-  // Whatever the workers printed (reporter lines, errors): never the API key.
-  expect(workerOutput.join("\n")).not.toContain(VOYAGE_KEY);
-});
+
+/** The emulator the workers call, and the check of everything they printed; once per test file. */
+function useCrashEmulator(file: string): void {
+  writeTally(file);
+  beforeAll(async () => {
+    server = await emulator.listen();
+  });
+  afterAll(async () => {
+    resetEmulator(emulator);
+    await server.close();
+    // Whatever the workers printed (reporter lines, errors): never the API key.
+    expect(workerOutput.join("\n")).not.toContain(VOYAGE_KEY);
+  });
+}
 
 /** How one backend is reached: by the workers, and by the test for checking. */
 interface Backend {
@@ -172,43 +178,51 @@ function crashTests(backend: () => Backend, options: { randomMoment: boolean }) 
   );
 }
 
-describe("reliability: crashes [pglite, file-backed]", () => {
-  const dir = mkdtempSync(join(tmpdir(), "relay-crash-"));
-  const open = async <T>(work: (client: PGlite) => Promise<T>): Promise<T> => {
-    const client = await PGlite.create(dir, { extensions: { vector } });
-    try {
-      return await work(client);
-    } finally {
-      await client.close();
-    }
-  };
-  const backend: Backend = {
-    worker: () => `pglite:${dir}`,
-    use: (work) => open((client) => work(drizzle({ client }) as unknown as AnyDb)),
-  };
-  beforeAll(async () => {
-    await open(async (client) => {
-      await client.exec(`create extension if not exists vector; ${tables.ddl} ${SLOW_WRITES}`);
-      await resetItems(drizzle({ client }) as unknown as AnyDb, tables, rows);
+/** The steps on file-backed PGlite. */
+export function pgliteCrashes(): void {
+  useCrashEmulator("crash-pglite");
+  describe("reliability: crashes [pglite, file-backed]", () => {
+    const dir = mkdtempSync(join(tmpdir(), "relay-crash-"));
+    const open = async <T>(work: (client: PGlite) => Promise<T>): Promise<T> => {
+      const client = await PGlite.create(dir, { extensions: { vector } });
+      try {
+        return await work(client);
+      } finally {
+        await client.close();
+      }
+    };
+    const backend: Backend = {
+      worker: () => `pglite:${dir}`,
+      use: (work) => open((client) => work(drizzle({ client }) as unknown as AnyDb)),
+    };
+    beforeAll(async () => {
+      await open(async (client) => {
+        await client.exec(`create extension if not exists vector; ${tables.ddl} ${SLOW_WRITES}`);
+        await resetItems(drizzle({ client }) as unknown as AnyDb, tables, rows);
+      });
     });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    crashTests(() => backend, { randomMoment: false });
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  crashTests(() => backend, { randomMoment: false });
-});
+}
 
-describeOnServer("reliability: crashes", (database) => {
-  let t: TestDatabase;
-  beforeAll(async () => {
-    t = await database.create();
-    await t.exec(tables.ddl + SLOW_WRITES);
-    await resetItems(t.db, tables, rows);
+/** The steps on the real server, alternating node-postgres and postgres.js. */
+export function serverCrashes(): void {
+  useCrashEmulator("crash-server");
+  describeOnServer("reliability: crashes", (database) => {
+    let t: TestDatabase;
+    beforeAll(async () => {
+      t = await database.create();
+      await t.exec(tables.ddl + SLOW_WRITES);
+      await resetItems(t.db, tables, rows);
+    });
+    afterAll(() => t?.close());
+    crashTests(
+      () => ({
+        worker: (i) => `${i % 2 === 0 ? "node-postgres" : "postgres.js"}:${t.url}`,
+        use: (work) => work(t.db),
+      }),
+      { randomMoment: true },
+    );
   });
-  afterAll(() => t?.close());
-  crashTests(
-    () => ({
-      worker: (i) => `${i % 2 === 0 ? "node-postgres" : "postgres.js"}:${t.url}`,
-      use: (work) => work(t.db),
-    }),
-    { randomMoment: true },
-  );
-});
+}
