@@ -1,6 +1,8 @@
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { EmbeddingTarget } from "../../src/contracts/embedding-store.js";
+import { StoreError } from "../../src/errors/index.js";
 import {
+  type ColumnInfo,
   checkTableColumns,
   checkUniqueIndex,
   checkVectorColumn,
@@ -24,8 +26,9 @@ export async function checkSchema(
   const { source } = config;
   const columns: PgColumn[] = [config.target.embedding, config.target.model, config.target.hash];
   if (config.target.version) columns.push(config.target.version);
+  let key: ColumnInfo | undefined;
   if (config.layout === "separate") {
-    await checkTableColumns(session, source.name, [source.key.name]);
+    [key] = await checkTableColumns(session, source.name, [source.key.name]);
     columns.push(config.target.key);
   } else {
     columns.push(source.key);
@@ -35,6 +38,14 @@ export async function checkSchema(
     config.target.name,
     columns.map((column) => column.name),
   );
+  key ??= found.find((info) => info.name === source.key.name);
+  if (key && !key.notNull) {
+    // A unique index lets any number of NULLs through: those rows could be neither paged nor written.
+    throw new StoreError(
+      `${source.name.display}.${source.key.name} can be NULL: rows with a NULL key can be neither paged nor written, and would be left out without a word. Declare the column NOT NULL (or use the primary key as source.key).`,
+      { reason: "schema" },
+    );
+  }
   const declared = (config.target.embedding as PgColumn & { dimensions?: unknown }).dimensions;
   checkVectorColumn({
     table: config.target.name,

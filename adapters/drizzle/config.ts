@@ -33,7 +33,8 @@ export interface StoreConfig {
   readonly partition: { readonly index: number; readonly count: number } | undefined;
   /** Set by `withKeyRange()`: only keys in this range are scanned, counted and locked. */
   readonly range: KeyRange | undefined;
-  readonly lock: boolean;
+  /** `"required"`: `lock: true` was given, so a driver that cannot hold the lock is refused. */
+  readonly lock: boolean | "required";
   readonly binaryWrites: boolean;
   /** The jobs table of batch mode. */
   readonly batchJobs: { readonly table: TableName; readonly create: boolean };
@@ -165,7 +166,7 @@ export function resolveConfig(
     version,
     partition: checkPartition(options.partition),
     range: undefined,
-    lock: options.lock ?? true,
+    lock: options.lock === true ? "required" : (options.lock ?? true),
     binaryWrites: options.binaryWrites ?? true,
     batchJobs: resolveBatchJobs(options.batchJobs),
   };

@@ -111,3 +111,35 @@ export function sessionOf(db: AnyPgDatabase, transaction = false): PgSession {
     typeof kind === "string" && Object.hasOwn(SESSIONS, kind) && session?.client ? SESSIONS[kind] : undefined;
   return make ? make(session!.client) : executeSession(db, transaction);
 }
+
+interface EmittingClient {
+  on(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/**
+ * Runs `work` in a transaction of `db` (a savepoint when `db` is a transaction). On node-postgres the
+ * transaction's connection, checked out of the pool by Drizzle, gets an `error` listener until the
+ * transaction is over: a checked-out client whose connection the server closes (terminated, timed
+ * out idle in the transaction) emits `error`, and with no listener that kills the process. The
+ * transaction's next statement then fails, and the failure is reported as the store's error.
+ */
+export async function inTransaction<T>(
+  db: AnyPgDatabase,
+  work: (tx: AnyPgDatabase) => Promise<T>,
+): Promise<T> {
+  let unwatch: (() => void) | undefined;
+  try {
+    return await db.transaction((tx) => {
+      const client = drizzleSession(tx as AnyPgDatabase)?.client as Partial<EmittingClient> | undefined;
+      if (typeof client?.on === "function" && typeof client.off === "function" && !("totalCount" in client)) {
+        const listener = () => {};
+        client.on("error", listener);
+        unwatch = () => client.off?.("error", listener);
+      }
+      return work(tx as AnyPgDatabase);
+    });
+  } finally {
+    unwatch?.();
+  }
+}

@@ -14,7 +14,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from "../../src/contracts/embedding-store.js";
-import { InvalidOptionError } from "../../src/errors/index.js";
+import { InvalidOptionError, StoreError } from "../../src/errors/index.js";
 import {
   acquireRunLock,
   type CreateIndexOptions,
@@ -28,7 +28,7 @@ import { checkSchema } from "./check-schema.js";
 import { resolveConfig, type StoreConfig, withRange } from "./config.js";
 import type { WriteCache } from "./copy-new-rows.js";
 import { countCoverage } from "./coverage.js";
-import { type AnyPgDatabase, sessionOf } from "./driver.js";
+import { type AnyPgDatabase, inTransaction, sessionOf } from "./driver.js";
 import { keyBoundaries } from "./key-boundaries.js";
 import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
@@ -156,6 +156,12 @@ function oneAtATime(session: PgSession, bound: boolean): boolean {
 async function lockRun(config: StoreConfig, session: PgSession): Promise<HeldLock | undefined> {
   if (!config.lock) return undefined;
   const { capabilities } = session;
+  if (config.lock === "required" && capabilities.sharedServer && !capabilities.reserve) {
+    throw new StoreError(
+      `lock: true, but this Drizzle driver gives the library no connection of its own to hold the advisory lock of ${config.target.name.display} on (node-postgres and postgres.js do): pass \`lock: false\`, and make sure one process at a time embeds this table.`,
+      { reason: "unsupported" },
+    );
+  }
   // Holding the only connection of a pool for the lock would leave none for the queries: a hang.
   if (!capabilities.singleConnection && (capabilities.maxConnections ?? 2) < 2) {
     throw new InvalidOptionError(
@@ -180,6 +186,8 @@ class Store<Id> implements DrizzleStore<Id> {
   readonly batchJobs: DrizzleBatchJobs<Id>;
   /** The PostgreSQL kit's session over `db`. */
   readonly #session: PgSession;
+  /** The store that owns the lock and the pool: this one, or the one this store's transaction is of. */
+  readonly #owner: Store<Id>;
 
   constructor(
     private readonly config: StoreConfig,
@@ -188,8 +196,10 @@ class Store<Id> implements DrizzleStore<Id> {
     private readonly bound: boolean,
     private readonly cache: WriteCache,
     target?: EmbeddingTarget,
+    owner?: Store<Id>,
   ) {
     this.#target = target;
+    this.#owner = owner ?? this;
     this.#session = sessionOf(db, bound);
     this.#serial = oneAtATime(this.#session, bound) ? new Serial() : concurrent;
     this.batchJobs = new DrizzleBatchJobs<Id>(config, this.#session, this.#serial);
@@ -217,12 +227,17 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   write(records: readonly EmbeddingRecord<Id>[], options: WriteOptions): Promise<WriteResult<Id>> {
-    return this.#serial.run(() => writeRecords(this.config, this.db, records, options, this.cache));
+    const owner = this.#owner;
+    // The lock is verified inside the write's transaction; an abort is sent through the pool.
+    const guards = { lock: owner.#lock, root: owner.#session };
+    return this.#serial.run(() => writeRecords(this.config, this.db, records, options, this.cache, guards));
   }
 
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T> {
     return this.#serial.run(() =>
-      this.db.transaction((tx) => work(new Store<Id>(this.config, tx, true, this.cache, this.#target))),
+      inTransaction(this.db, (tx) =>
+        work(new Store<Id>(this.config, tx, true, this.cache, this.#target, this.#owner)),
+      ),
     );
   }
 
@@ -259,7 +274,8 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   withKeyRange(range: KeyRange): DrizzleStore<Id> {
-    return new Store<Id>(withRange(this.config, range), this.db, this.bound, this.cache, this.#target);
+    const owner = this.bound ? this.#owner : undefined;
+    return new Store<Id>(withRange(this.config, range), this.db, this.bound, this.cache, this.#target, owner);
   }
 }
 

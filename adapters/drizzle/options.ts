@@ -294,8 +294,10 @@ export interface DrizzleStoreBaseOptions<
    * at once: a run without `partition` locks the whole target, a partitioned run locks its partition
    * (and shares the target's lock with the other partitions). The lock lives on one connection taken
    * from your pool for the run, until `release()`, so the pool needs at least two connections (a
-   * single-connection pool is refused: set `lock: false`). PGlite and drivers without sessions are
-   * not locked.
+   * single-connection pool is refused: set `lock: false`). PGlite (one process) is not locked. A
+   * driver that gives the library no connection of its own (Neon HTTP, pg-proxy…) cannot hold the
+   * lock: left to its default, the store runs unlocked there; `lock: true` makes `prepare()` throw
+   * `StoreError` (`unsupported`) saying so, rather than promise a lock it does not hold.
    * @default true
    */
   readonly lock?: boolean;

@@ -1,4 +1,5 @@
 import { and, cosineDistance, eq, isNotNull, ne, type SQL, sql } from "drizzle-orm";
+import { validateQueryVector } from "../../src/backfill/validate-embeddings.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
 import { guard } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
@@ -74,7 +75,11 @@ function checkLimit(limit: number): number {
 }
 
 function mapRows<Id>(rows: { id: unknown; distance: number }[]): SimilarRow<Id>[] {
-  return rows.map((row) => ({ id: row.id as Id, distance: row.distance, similarity: 1 - row.distance }));
+  // A stored all-zero vector has no cosine distance (pgvector: NaN, sorted last; an HNSW index
+  // leaves it out): never a result.
+  return rows
+    .filter((row) => !Number.isNaN(row.distance))
+    .map((row) => ({ id: row.id as Id, distance: row.distance, similarity: 1 - row.distance }));
 }
 
 /** The `limit` rows nearest to `vector` by cosine distance (`<=>`, served by an HNSW cosine index). */
@@ -86,8 +91,10 @@ export async function nearest<Id>(
 ): Promise<SimilarRow<Id>[]> {
   const limit = checkLimit(options.limit ?? 10);
   const { source, target } = config;
+  const declared = (target.embedding as { dimensions?: unknown }).dimensions;
+  const checked = validateQueryVector(vector, typeof declared === "number" ? declared : undefined);
   // Drizzle serialises vectors with JSON.stringify: a Float32Array must become a plain array.
-  const distance = cosineDistance(target.embedding, Array.from(vector)).mapWith(Number);
+  const distance = cosineDistance(target.embedding, Array.from(checked)).mapWith(Number);
   const filter = and(source.filter, options.filter);
   let query = db.select({ id: target.key, distance }).from(target.table).$dynamic();
   if (filter && config.layout === "separate")

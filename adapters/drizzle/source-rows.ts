@@ -204,11 +204,16 @@ export function textOf(
     text = config.source.text(row);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    throw new StoreError(`source.text threw for ${where}: ${detail}`, { reason: "row", cause: error });
+    throw new StoreError(`source.text threw for ${where}: ${detail}`, {
+      reason: "row",
+      rowId: key,
+      cause: error,
+    });
   }
   if (typeof text !== "string") {
     throw new StoreError(`source.text returned ${typeof text} for ${where}; expected a string`, {
       reason: "row",
+      rowId: key,
     });
   }
   return { text, hash: hashText(text) };

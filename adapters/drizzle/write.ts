@@ -1,9 +1,16 @@
 import type { EmbeddingRecord, WriteOptions, WriteResult } from "../../src/contracts/embedding-store.js";
 import { DimensionMismatchError } from "../../src/errors/index.js";
-import { guard, type StagedRow, stageRows } from "../../src/postgres/index.js";
+import {
+  cancelOnAbort,
+  guard,
+  type HeldLock,
+  type PgSession,
+  type StagedRow,
+  stageRows,
+} from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
 import { copyNewRows, type WriteCache } from "./copy-new-rows.js";
-import { type AnyPgDatabase, sessionOf } from "./driver.js";
+import { type AnyPgDatabase, inTransaction, sessionOf } from "./driver.js";
 import { formatKey, type LockedRow, lockRows, textOf } from "./source-rows.js";
 import { upsertStatement } from "./upsert.js";
 
@@ -27,9 +34,12 @@ function checkDimensions(config: StoreConfig, records: readonly EmbeddingRecord[
 /**
  * Writes one batch as one transaction (a savepoint inside `store.transaction()`), compare-and-set:
  * locks the batch's source rows, recomputes their text hashes, and writes only the records whose
- * hash still matches. Edited, deleted or filtered-out rows come back as `conflicts`. Rows without a
+ * hash still matches. Edited, deleted or filtered-out rows come back as `conflicts`; rows whose
+ * `text()` gives another text when built again from the same row, as `nondeterministic`. Rows without a
  * target row are COPYed in; the others are upserted. An abort before the commit rolls the whole
- * batch back.
+ * batch back; an abort while a statement waits (for a row another transaction holds) cancels it on
+ * the server through `guards.root`. With `guards.lock`, the run's lock is verified first, inside the
+ * transaction: a run that lost its lock writes nothing more.
  */
 export async function writeRecords<Id>(
   config: StoreConfig,
@@ -37,6 +47,7 @@ export async function writeRecords<Id>(
   records: readonly EmbeddingRecord<Id>[],
   options: WriteOptions,
   cache: WriteCache,
+  guards: { readonly lock?: HeldLock; readonly root: PgSession },
 ): Promise<WriteResult<Id>> {
   const { signal } = options;
   signal?.throwIfAborted();
@@ -51,42 +62,62 @@ export async function writeRecords<Id>(
   return guard(
     operation,
     () =>
-      db.transaction(async (tx) => {
-        // Matched in SQL by the key's text, never by its JavaScript value (which may not round-trip).
-        // Two texts of one key ("1", "01") find the same row: the first keeps it, the other conflicts.
-        const current = new Map<string, LockedRow>();
-        const rows = new Set<string>();
-        for (const found of await lockRows(config, tx, [...wanted.keys()])) {
-          if (rows.has(found.cursor)) continue;
-          rows.add(found.cursor);
-          current.set(found.wanted, found);
+      inTransaction(db, async (tx) => {
+        const session = sessionOf(tx, true);
+        await guards.lock?.verify(session);
+        const stopCancelling = await cancelOnAbort(session, guards.root, signal);
+        try {
+          return await writeLocked(tx, session);
+        } finally {
+          stopCancelling();
         }
-        const fresh: StagedRow[] = [];
-        let stored: StagedRow[] = [];
-        const conflicts: Id[] = [];
-        for (const [key, record] of wanted) {
-          const found = current.get(key);
-          if (found && textOf(config, found.key, found.row).hash === record.hash) {
-            const row = { key, hash: record.hash, embedding: record.embedding };
-            (found.stored ? stored : fresh).push(row);
-          } else {
-            conflicts.push(record.id);
-          }
-        }
-        signal?.throwIfAborted();
-        if (fresh.length > 0 && !(await copyNewRows(config, tx, fresh, options.model, cache))) {
-          stored = stored.concat(fresh);
-        }
-        if (stored.length > 0) {
-          const session = sessionOf(tx, true);
-          await stageRows(session, stored, { binary: config.binaryWrites, cache }, async (rows) => {
-            await tx.execute(upsertStatement(config, rows, options.model));
-          });
-        }
-        // Throwing here rolls the batch back: nothing of it stays written.
-        signal?.throwIfAborted();
-        return { written: wanted.size - conflicts.length, conflicts };
       }),
     signal,
   );
+
+  async function writeLocked(tx: AnyPgDatabase, session: PgSession): Promise<WriteResult<Id>> {
+    // Matched in SQL by the key's text, never by its JavaScript value (which may not round-trip).
+    // Two texts of one key ("1", "01") find the same row: the first keeps it, the other conflicts.
+    const current = new Map<string, LockedRow>();
+    const rows = new Set<string>();
+    for (const found of await lockRows(config, tx, [...wanted.keys()])) {
+      if (rows.has(found.cursor)) continue;
+      rows.add(found.cursor);
+      current.set(found.wanted, found);
+    }
+    const fresh: StagedRow[] = [];
+    let stored: StagedRow[] = [];
+    const conflicts: Id[] = [];
+    const nondeterministic: Id[] = [];
+    for (const [key, record] of wanted) {
+      const found = current.get(key);
+      const text = found && textOf(config, found.key, found.row);
+      if (found && text && text.hash === record.hash) {
+        const row = { key, hash: record.hash, embedding: record.embedding };
+        (found.stored ? stored : fresh).push(row);
+      } else if (found && text && textOf(config, found.key, found.row).text !== text.text) {
+        // Built twice from the same locked row, the text differs from itself: text() is to blame.
+        nondeterministic.push(record.id);
+      } else {
+        conflicts.push(record.id);
+      }
+    }
+    signal?.throwIfAborted();
+    if (fresh.length > 0 && !(await copyNewRows(config, tx, fresh, options.model, cache))) {
+      stored = stored.concat(fresh);
+    }
+    if (stored.length > 0) {
+      await stageRows(session, stored, { binary: config.binaryWrites, cache }, async (rows) => {
+        await tx.execute(upsertStatement(config, rows, options.model));
+      });
+    }
+    // Throwing here rolls the batch back: nothing of it stays written.
+    signal?.throwIfAborted();
+    return {
+      written: wanted.size - conflicts.length - nondeterministic.length,
+      conflicts,
+      // Only when there are some: most stores never report any.
+      ...(nondeterministic.length > 0 ? { nondeterministic } : {}),
+    };
+  }
 }

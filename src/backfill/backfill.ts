@@ -7,7 +7,8 @@ import type {
   PendingItem,
 } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
-import { BackfillError } from "../errors/backfill-error.js";
+import type { BackfillError } from "../errors/backfill-error.js";
+import { EmbeddingsError } from "../errors/embeddings-error.js";
 import { type Batch, BatchPlanner } from "./batch-planner.js";
 import { costOf } from "./cost.js";
 import { type BackfillOptions, type ResolvedBackfillOptions, resolveOptions } from "./options.js";
@@ -15,7 +16,7 @@ import { planText } from "./plan-text.js";
 import { RateLimiter } from "./rate-limiter.js";
 import type { BackfillProgress, BackfillReport, SkipReason } from "./report.js";
 import { type RetryPolicy, withRetry } from "./retry.js";
-import { RunTally } from "./run-tally.js";
+import { type Run, RunTally, rowsOf, type StopHow } from "./run-tally.js";
 import { validateEmbeddings } from "./validate-embeddings.js";
 import { VectorCache } from "./vector-cache.js";
 
@@ -29,9 +30,11 @@ const DRY_RUN_VECTOR = new Float32Array(0);
  * safely: a batch is written whole or not at all, and only if the row's text did not change
  * meanwhile.
  *
- * Resolves to a {@link BackfillReport}. Rejects with a {@link BackfillError} at the first
- * unrecoverable failure (after in-flight work settles), with an {@link InvalidOptionError} for a bad
- * option, or with `signal.reason` when aborted.
+ * Resolves to a {@link BackfillReport}. Rejects with an {@link InvalidOptionError} for a bad option,
+ * with the store's own typed error when `prepare()` refuses (a `StoreError` or a
+ * `DimensionMismatchError`), with `signal.reason` when aborted, and otherwise with a
+ * {@link BackfillError} carrying the report: whatever failed once the run started (the provider, the
+ * store, the database connection, the transaction's commit) is its `cause`.
  *
  * @example
  * ```ts
@@ -57,24 +60,41 @@ export async function backfill<Id = unknown>(options: BackfillOptions<Id>): Prom
     model: provider.model,
     dimensions: provider.dimensions,
   };
-  await store.prepare?.(target, { signal });
+  const run: Run<Id> =
+    resolved.mode === "batch"
+      ? new BatchRun(resolved, store, target)
+      : new BackfillRun(resolved, store, target);
+  // The store's own refusals (schema, lock, dimensions) are typed already; anything else is not.
+  const refused = (error: unknown) =>
+    signal?.aborted || EmbeddingsError.isInstance(error) ? error : run.stop(error);
   try {
-    if (resolved.mode === "batch") return await new BatchRun(resolved, store, target).run();
-    if (!resolved.atomic || resolved.dryRun) return await new BackfillRun(resolved, store, target).run();
-    try {
-      return await store.transaction((tx) => new BackfillRun(resolved, tx, target).run());
-    } catch (error) {
-      if (!BackfillError.isInstance(error)) throw error;
-      throw new BackfillError<Id>(`${error.message} Atomic mode: every write of this run was rolled back.`, {
-        rowIds: error.rowIds as Id[],
-        report: { ...(error.report as BackfillReport<Id>), embedded: 0, deduplicated: 0 },
-        rolledBack: true,
-        cause: error.cause,
-      });
-    }
-  } finally {
-    await store.release?.();
+    await store.prepare?.(target, { signal });
+  } catch (error) {
+    throw refused(error);
   }
+  try {
+    await run.prepare?.();
+  } catch (error) {
+    await store.release?.().catch(() => {});
+    throw refused(error);
+  }
+  let report: BackfillReport<Id>;
+  try {
+    if (!resolved.atomic || resolved.dryRun) report = await run.run();
+    else report = await store.transaction((tx) => run.run(tx));
+  } catch (error) {
+    // The run's error stands; releasing after it is best effort (the connection may be the failure).
+    await store.release?.().catch(() => {});
+    if (signal?.aborted) throw signal.reason;
+    // The run's first failure; else the transaction's own (its commit, a dead connection).
+    throw run.stop(error, { rolledBack: resolved.atomic && !resolved.dryRun });
+  }
+  try {
+    await store.release?.();
+  } catch (error) {
+    throw run.stop(error, { after: "releasing the store failed" });
+  }
+  return report;
 }
 
 interface Planned<Id> {
@@ -85,7 +105,7 @@ interface Planned<Id> {
 }
 
 /** One run of the pipeline: scan → plan → embed (throttled, retried) → write, overlapping. */
-class BackfillRun<Id> {
+class BackfillRun<Id> implements Run<Id> {
   private readonly tally: RunTally<Id>;
   private readonly provider: EmbeddingProvider;
   private readonly limiter: RateLimiter;
@@ -107,7 +127,8 @@ class BackfillRun<Id> {
 
   constructor(
     private readonly options: ResolvedBackfillOptions<Id>,
-    private readonly store: EmbeddingStore<Id>,
+    /** The store it reads and writes: the given one, or the transaction's in atomic mode. */
+    private store: EmbeddingStore<Id>,
     private readonly target: EmbeddingTarget,
   ) {
     const o = options;
@@ -136,8 +157,9 @@ class BackfillRun<Id> {
     };
   }
 
-  async run(): Promise<BackfillReport<Id>> {
-    const { store, options: o } = this;
+  async run(store: EmbeddingStore<Id> = this.store): Promise<BackfillReport<Id>> {
+    this.store = store;
+    const { options: o } = this;
     const coverage = await store.coverage({ ...this.target, signal: o.signal });
     this.tally.countPending(coverage, o.reembed);
     this.emit("start");
@@ -158,7 +180,7 @@ class BackfillRun<Id> {
       const last = this.stopped ? undefined : this.planner.flush();
       if (last) await this.dispatch(last);
     } catch (error) {
-      this.fail(error, []);
+      this.fail(error, rowsOf<Id>(error));
     }
     await this.settle();
 
@@ -218,9 +240,9 @@ class BackfillRun<Id> {
       return;
     }
     this.followers.set(item.hash, []);
-    const { text, tokens } = planText(item.text, this.options.estimateTokens, this.provider);
+    const { text, tokens, size } = planText(item.text, this.options.estimateTokens, this.provider);
     this.counters.estimatedTokens += tokens;
-    for (const batch of this.planner.add({ item, text, tokens }, tokens)) await this.dispatch(batch);
+    for (const batch of this.planner.add({ item, text, tokens }, size)) await this.dispatch(batch);
   }
 
   /** Starts a batch once a request slot and room in the write queue are free (back-pressure). */
@@ -376,6 +398,7 @@ class BackfillRun<Id> {
       const result = await this.store.write(records, { ...this.target, signal: this.options.signal });
       this.counters.embedded += result.written;
       if (result.conflicts.length > 0) this.skip([...result.conflicts], "changed_during_run");
+      if (result.nondeterministic?.length) this.skip([...result.nondeterministic], "nondeterministic_text");
       this.emit("batch", { ids });
     } catch (error) {
       this.fail(error, ids);
@@ -406,6 +429,18 @@ class BackfillRun<Id> {
     this.emit("skip", { ids });
   }
 
+  /**
+   * The error a run stopped by `error` rejects with: caused by the run's first failure when it had
+   * one (a later error, such as a rollback on a dead connection, does not hide it), else by `error`.
+   * `rolledBack`: the run was one transaction that did not commit. `after`: what failed once the run
+   * itself had completed.
+   */
+  stop(error: unknown, how: StopHow = {}): BackfillError<Id> {
+    if (this.failure) return this.backfillError(this.failure, { rolledBack: how.rolledBack });
+    this.fail(error, rowsOf<Id>(error));
+    return this.backfillError(this.failure!, how);
+  }
+
   /** Records an unrecoverable error: nothing new is scheduled, work in flight settles. */
   private fail(error: unknown, ids: readonly Id[]): void {
     this.counters.failed += ids.length;
@@ -413,8 +448,8 @@ class BackfillRun<Id> {
     else this.failure = { error, rowIds: [...ids] };
   }
 
-  private backfillError(failure: { error: unknown; rowIds: Id[] }): BackfillError<Id> {
-    return this.tally.error(failure, { cost: this.report().cost });
+  private backfillError(failure: { error: unknown; rowIds: Id[] }, how: StopHow = {}): BackfillError<Id> {
+    return this.tally.error(failure, { cost: this.report().cost }, how);
   }
 
   private report(): BackfillReport<Id> {

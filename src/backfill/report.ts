@@ -5,7 +5,13 @@ export type SkipReason =
   /** The provider refused the row's text alone as too long (truncation off). */
   | "input_too_long"
   /** The row's text changed, or the row was deleted, while its vector was being made. */
-  | "changed_during_run";
+  | "changed_during_run"
+  /**
+   * The store's `text()` gave two different texts for the same, unchanged row (it reads a clock, a
+   * random number, or the order of an unordered collection): no vector can ever be current for it.
+   * Make `text()` a pure function of the row.
+   */
+  | "nondeterministic_text";
 
 /** One skipped row. */
 export interface SkippedRow<Id = unknown> {

@@ -1,7 +1,8 @@
-import type { Coverage, ReembedMode } from "../contracts/embedding-store.js";
+import type { Coverage, EmbeddingStore, ReembedMode } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
 import { BackfillError } from "../errors/backfill-error.js";
 import { redactSecrets } from "../errors/redact.js";
+import { StoreError } from "../errors/store-error.js";
 import { formatIds } from "./format-ids.js";
 import type { BackfillProgress, BackfillReport, SkippedRow, SkipReason } from "./report.js";
 
@@ -39,6 +40,7 @@ export class RunTally<Id> {
     empty_input: 0,
     input_too_long: 0,
     changed_during_run: 0,
+    nondeterministic_text: 0,
   };
   private readonly skippedRows: SkippedRow<Id>[] = [];
 
@@ -118,17 +120,64 @@ export class RunTally<Id> {
     }
   }
 
-  /** The error a run that stopped at `error` rejects with. */
+  /**
+   * The error a run that stopped at `error` rejects with. `rolledBack`: the run was one transaction
+   * that did not commit (its report counts nothing written). `after`: what failed once the run
+   * itself had completed.
+   */
   error(
     failure: { error: unknown; rowIds: readonly Id[] },
     extra?: Pick<BackfillReport<Id>, "batch" | "cost">,
+    how: StopHow = {},
   ): BackfillError<Id> {
     const { error, rowIds } = failure;
-    const cause = error instanceof Error ? error.message : String(error);
+    const cause = sentence(error instanceof Error ? error.message : String(error));
     const rows = rowIds.length > 0 ? ` Failed rows: ${formatIds(rowIds)}.` : "";
-    return new BackfillError<Id>(
-      `Backfill stopped: ${cause}${rows} ${this.counters.embedded} rows were written before it stopped; run it again to resume.`,
-      { rowIds: [...rowIds], report: this.report(extra), rolledBack: false, cause: error },
-    );
+    const written = this.counters.embedded;
+    const rolledBack = how.rolledBack === true;
+    const message = how.after
+      ? `Backfill completed (${written} rows written), then ${how.after}: ${cause}`
+      : rolledBack
+        ? `Backfill stopped: ${cause}${rows} Atomic mode: the transaction did not commit, so every write of this run was rolled back.`
+        : `Backfill stopped: ${cause}${rows} ${written} rows were written before it stopped; run it again to resume.`;
+    const report = this.report(extra);
+    return new BackfillError<Id>(message, {
+      rowIds: [...rowIds],
+      report: rolledBack ? { ...report, embedded: 0, deduplicated: 0 } : report,
+      rolledBack,
+      cause: error,
+    });
   }
+}
+
+/** A run of one mode, realtime or batch: what `backfill()` drives. */
+export interface Run<Id> {
+  /** Work of the run's own before it starts, after the store's `prepare()`: typed refusals pass. */
+  prepare?(): Promise<void>;
+  /** The run, on `store` (a transaction's in atomic mode). */
+  run(store?: EmbeddingStore<Id>): Promise<BackfillReport<Id>>;
+  /**
+   * The error a run stopped by `error` rejects with: caused by the run's first failure when it had
+   * one, else by `error`.
+   */
+  stop(error: unknown, how?: StopHow): BackfillError<Id>;
+}
+
+/** How a run stopped, for {@link RunTally.error}. */
+export interface StopHow {
+  /** The run was one transaction that did not commit. */
+  readonly rolledBack?: boolean;
+  /** What failed once the run itself had completed (e.g. "releasing the store failed"). */
+  readonly after?: string;
+}
+
+/** A message as a sentence: ends with a full stop, so the next sentence does not run on from it. */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
+/** The row an error is about: a row whose text could not be built is named like a failed batch's. */
+export function rowsOf<Id>(error: unknown): Id[] {
+  return StoreError.isInstance(error) && error.rowId !== undefined ? [error.rowId as Id] : [];
 }

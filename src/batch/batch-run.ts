@@ -5,9 +5,15 @@ import { costOf } from "../backfill/cost.js";
 import type { ResolvedBackfillOptions } from "../backfill/options.js";
 import { planText } from "../backfill/plan-text.js";
 import { RateLimiter } from "../backfill/rate-limiter.js";
-import type { BackfillProgress, BackfillReport, BatchProgress, BatchReport } from "../backfill/report.js";
+import type {
+  BackfillProgress,
+  BackfillReport,
+  BatchProgress,
+  BatchReport,
+  SkipReason,
+} from "../backfill/report.js";
 import { type RetryPolicy, withRetry } from "../backfill/retry.js";
-import { RunTally } from "../backfill/run-tally.js";
+import { type Run, RunTally, rowsOf, type StopHow } from "../backfill/run-tally.js";
 import { validateEmbeddings } from "../backfill/validate-embeddings.js";
 import type {
   BatchEmbeddingApi,
@@ -24,6 +30,7 @@ import type {
   WriteResult,
 } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
+import type { BackfillError } from "../errors/backfill-error.js";
 import { BatchLineError, type BatchLineErrorReason } from "../errors/batch-line-error.js";
 import { DimensionMismatchError } from "../errors/dimension-mismatch-error.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
@@ -87,7 +94,7 @@ interface OpenLine<Id> {
  *    files and forgets the job. Rows of failed lines go into a new batch of the same run, up to
  *    `batchRounds` submissions.
  */
-export class BatchRun<Id> {
+export class BatchRun<Id> implements Run<Id> {
   private readonly tally: RunTally<Id>;
   private readonly api: BatchEmbeddingApi;
   private readonly jobs: BatchJobStore<Id>;
@@ -150,10 +157,14 @@ export class BatchRun<Id> {
     return this.failure !== undefined || this.options.signal?.aborted === true;
   }
 
+  /** Like `store.prepare()`: a missing jobs table stops the run before any work, with the store's error. */
+  async prepare(): Promise<void> {
+    const o = this.options;
+    await this.jobs.prepare(this.target, { signal: o.signal, create: !o.dryRun });
+  }
+
   async run(): Promise<BackfillReport<Id>> {
     const o = this.options;
-    // Like store.prepare(): a missing jobs table stops the run before any work, with the store's error.
-    await this.jobs.prepare(this.target, { signal: o.signal, create: !o.dryRun });
     const coverage = await this.store.coverage({ ...this.target, signal: o.signal });
     this.tally.countPending(coverage, o.reembed);
     this.emit("start");
@@ -176,7 +187,7 @@ export class BatchRun<Id> {
         }
       }
     } catch (error) {
-      this.fail(error, []);
+      this.fail(error, rowsOf<Id>(error));
     }
     await this.discardOpenBatch();
     if (o.signal?.aborted) throw o.signal.reason;
@@ -447,6 +458,7 @@ export class BatchRun<Id> {
     }
     this.counters.embedded += result.written;
     if (result.conflicts.length > 0) this.skip([...result.conflicts], "changed_during_run");
+    if (result.nondeterministic?.length) this.skip([...result.nondeterministic], "nondeterministic_text");
     const ids = writes.flatMap((w) => w.records.map((r) => r.id));
     if (ids.length > 0) this.emit("batch", { ids });
   }
@@ -716,9 +728,19 @@ export class BatchRun<Id> {
     };
   }
 
-  private skip(ids: readonly Id[], reason: "empty_input" | "input_too_long" | "changed_during_run"): void {
+  private skip(ids: readonly Id[], reason: SkipReason): void {
     this.tally.skip(ids, reason);
     this.emit("skip", { ids });
+  }
+
+  /**
+   * The error a run stopped by `error` rejects with: caused by the run's first failure when it had
+   * one, else by `error`. `after`: what failed once the run itself had completed.
+   */
+  stop(error: unknown, how: StopHow = {}): BackfillError<Id> {
+    if (this.failure) return this.tally.error(this.failure, this.extra(), { rolledBack: how.rolledBack });
+    this.fail(error, rowsOf<Id>(error));
+    return this.tally.error(this.failure!, this.extra(), how);
   }
 
   private fail(error: unknown, ids: readonly Id[]): void {

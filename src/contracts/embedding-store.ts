@@ -67,6 +67,13 @@ export interface WriteResult<Id = unknown> {
    * made: compare-and-set refused the old vector. They stay pending for the next run.
    */
   readonly conflicts: readonly Id[];
+  /**
+   * Rows not written because the store's text for the row differed from itself: built twice from the
+   * same row, read once, it gave two different texts (a `text()` that is not a pure function of the
+   * row). Not in `conflicts`; reported as skipped with reason `nondeterministic_text`. Optional: a
+   * store that cannot tell reports them as conflicts.
+   */
+  readonly nondeterministic?: readonly Id[];
 }
 
 /**

@@ -56,7 +56,10 @@ export interface SerializedError {
   readonly detail?: string;
   /** `InvalidOptionError`: the option at fault. */
   readonly option?: string;
-  /** `BackfillError`: the first 100 failed rows' keys (numbers and strings as they are, others printed). */
+  /**
+   * `BackfillError`: the first 100 failed rows' keys (numbers and strings as they are, others
+   * printed); `StoreError`: the row it is about, when there is one.
+   */
   readonly rowIds?: readonly (string | number)[];
   /** `BackfillError`: how many rows failed. */
   readonly rowCount?: number;
@@ -105,6 +108,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
     });
   } else if (StoreError.isInstance(error)) {
     out.reason = error.reason;
+    if (error.rowId !== undefined) out.rowIds = [jsonKey(error.rowId)];
   } else if (InvalidOptionError.isInstance(error)) {
     out.option = error.option;
   } else if (BackfillError.isInstance(error)) {

@@ -19,10 +19,16 @@ export type StoreErrorReason =
 export class StoreError extends EmbeddingsError {
   override name = "StoreError" as const;
   readonly reason: StoreErrorReason;
+  /**
+   * The key of the row the error is about, when there is one (`reason: "row"`: the row whose text
+   * could not be built). `backfill()` reports it in `BackfillError.rowIds`.
+   */
+  readonly rowId?: unknown;
 
-  constructor(message: string, fields: { reason: StoreErrorReason; cause?: unknown }) {
+  constructor(message: string, fields: { reason: StoreErrorReason; rowId?: unknown; cause?: unknown }) {
     super(message, { cause: fields.cause });
     this.reason = fields.reason;
+    if (fields.rowId !== undefined) this.rowId = fields.rowId;
   }
 
   static override isInstance(error: unknown): error is StoreError {

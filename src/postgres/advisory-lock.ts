@@ -30,13 +30,69 @@ export interface RunLockOptions {
 
 /** Advisory locks held on a reserved connection until {@link HeldLock.release}. */
 export interface HeldLock {
-  /** Unlocks, and gives the connection back to its pool. Safe to call more than once. */
+  /** The server process of the lock's connection (`pg_backend_pid()`): the locks live and die with it. */
+  readonly pid: number;
+  /**
+   * Throws `StoreError` (`locked`) unless the locks are still held, asking on `session` (any
+   * connection to the same database; a write's own transaction, say). Session-level advisory locks
+   * die with their connection: when the server closes it (`pg_terminate_backend`, a timeout, a
+   * restart), another process can take them. Call it before each write, and stop when it throws.
+   */
+  verify(session: PgSession): Promise<void>;
+  /**
+   * Unlocks, and gives the connection back to its pool. Safe to call more than once, and when the
+   * lock's connection is gone (then it only gives the connection back).
+   */
   release(): Promise<void>;
 }
 
+const truthy = (value: unknown) => value === true || value === "t";
+
 async function tryLock(session: PgSession, fn: string, key: string, id: number): Promise<boolean> {
   const [row] = await session.query<{ ok: unknown }>(`select ${fn}(hashtext($1), $2::int) as ok`, [key, id]);
-  return row?.ok === true || row?.ok === "t";
+  return truthy(row?.ok);
+}
+
+/**
+ * The lock connection's process id. It also turns off `idle_session_timeout` (PostgreSQL 14+) for
+ * this connection alone: it is idle for the whole run by design, and the timeout would close it,
+ * and the locks with it.
+ */
+async function lockConnectionPid(connection: PgSession): Promise<number> {
+  const [row] = await connection.query<{ pid: unknown }>(
+    `select pg_backend_pid() as pid, case when current_setting('server_version_num')::int >= 140000
+       then set_config('idle_session_timeout', '0', false) end as idle`,
+  );
+  return Number(row?.pid);
+}
+
+/** How many of the advisory locks of process `pid` are granted, asked on `session`. */
+async function heldCount(session: PgSession, pid: number): Promise<number> {
+  const [row] = await session.query<{ n: unknown }>(
+    "select count(*)::int as n from pg_locks where locktype = 'advisory' and granted and pid = $1",
+    [pid],
+  );
+  return Number(row?.n ?? 0);
+}
+
+/** Refuses a partition count other than the one the runs already going use. */
+async function checkPartitionCount(
+  connection: PgSession,
+  resource: string,
+  display: string,
+  count: number,
+): Promise<void> {
+  const [row] = await connection.query<{ counts: unknown }>(
+    `select string_agg(distinct objid::text, ', ') as counts from pg_locks
+      where locktype = 'advisory' and granted and classid = hashtext($1)::oid and objsubid = 2 and objid <> $2::int`,
+    [`${resource}#partitions`, count],
+  );
+  if (row?.counts) {
+    throw new StoreError(
+      `Another process is embedding ${display} split into ${String(row.counts)} partitions, not ${count}: workers with different partition counts would embed the same rows. Give every worker the same partition.count.`,
+      { reason: "locked" },
+    );
+  }
 }
 
 /** The lock of one share of the work (a partition or a key range), taken alone; none for a whole run. */
@@ -76,7 +132,11 @@ function shareLock(options: RunLockOptions): { key: string; id: number; busy: st
  * Returns `undefined`, taking nothing, when the session cannot hold such a lock for others to see
  * (`capabilities.sharedServer` or `capabilities.reserve` false: an in-process PGlite, a session with no
  * connection of its own). Throws `StoreError` (`locked`) when another process holds a conflicting
- * lock, naming what to do; the reserved connection is then given back.
+ * lock, or runs split into another number of partitions, naming what to do; the reserved connection
+ * is then given back.
+ *
+ * The locks die with their connection (the server may close it: terminated, restarted): call
+ * `verify()` before each write. The connection is exempt from `idle_session_timeout`.
  *
  * The connection stays reserved until `release()`: a pool needs one more connection than the run's
  * queries use.
@@ -107,19 +167,39 @@ export async function acquireRunLock(
   }
   const held: [fn: string, key: string, id: number][] = [];
   let released = false;
+  let pid = Number.NaN;
+  /** Set once the locks are known to be gone with their connection. */
+  let lost = false;
+  const lostError = () =>
+    new StoreError(
+      `The run lost its advisory lock on ${display}: the lock's connection (server process ${pid}) was closed — terminated, timed out or restarted — and the lock with it, so another process may be embedding the same rows. Nothing more is written; run it again.`,
+      { reason: "locked" },
+    );
+  const verify = async (on: PgSession) => {
+    if (lost || (await heldCount(on, pid)) < held.length) {
+      lost = true;
+      throw lostError();
+    }
+  };
   const release = async () => {
     if (released) return;
     released = true;
     try {
-      for (const [fn, key, id] of held.reverse()) {
-        await connection.query(`select ${fn}(hashtext($1), $2::int)`, [key, id]);
+      // A dead connection is never asked again (postgres.js would throw outside any promise, and
+      // never settle): ask another connection whether the locks are still there.
+      if (!lost && held.length > 0) lost = (await heldCount(session, pid).catch(() => 0)) < held.length;
+      if (!lost) {
+        for (const [fn, key, id] of held.reverse()) {
+          await connection.query(`select ${fn}(hashtext($1), $2::int)`, [key, id]);
+        }
       }
     } finally {
       held.length = 0;
-      await connection.release();
+      await connection.release({ closed: lost });
     }
   };
   try {
+    pid = await lockConnectionPid(connection);
     const whole = share ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
     if (!(await tryLock(connection, whole, resource, -1))) {
       throw new StoreError(
@@ -130,6 +210,13 @@ export async function acquireRunLock(
       );
     }
     held.push([share ? "pg_advisory_unlock_shared" : "pg_advisory_unlock", resource, -1]);
+    if (options.partition) {
+      // Every partitioned run shares the lock of its partition count, and sees any other count's.
+      const { count } = options.partition;
+      await tryLock(connection, "pg_try_advisory_lock_shared", `${resource}#partitions`, count);
+      held.push(["pg_advisory_unlock_shared", `${resource}#partitions`, count]);
+      await checkPartitionCount(connection, resource, display, count);
+    }
     if (share) {
       if (!(await tryLock(connection, "pg_try_advisory_lock", share.key, share.id))) {
         throw new StoreError(share.busy, { reason: "locked" });
@@ -140,5 +227,5 @@ export async function acquireRunLock(
     await release().catch(() => {});
     throw databaseError(`Locking ${display}`, error);
   }
-  return { release };
+  return { pid, verify, release };
 }

@@ -15,6 +15,7 @@ export {
   vectorArray,
   vectorText,
 } from "./binary.js";
+export { cancelOnAbort } from "./cancel.js";
 export {
   type ColumnInfo,
   hasUniqueIndex,
@@ -44,6 +45,7 @@ export type {
   PgCapabilities,
   PgDriver,
   PgQueryOptions,
+  PgReleaseOptions,
   PgReservedSession,
   PgRow,
   PgSession,

@@ -9,8 +9,8 @@ export interface SessionParts {
   run(text: string, params: unknown[], signal: AbortSignal | undefined): Promise<PgRow[]>;
   copyIn(into: string, data: Uint8Array): Promise<void>;
   reserve(): Promise<PgReservedSession>;
-  /** Gives a reserved connection back; absent for sessions that own nothing. */
-  release?(): void;
+  /** Gives a reserved connection back (`closed`: the server closed it); absent for sessions that own nothing. */
+  release?(closed: boolean): void;
 }
 
 /**
@@ -32,10 +32,10 @@ export function makeSession(parts: SessionParts): PgReservedSession {
     },
     copyIn: (into, data) => parts.copyIn(into, data),
     reserve: () => parts.reserve(),
-    async release() {
+    async release(options = {}) {
       if (released) return;
       released = true;
-      parts.release?.();
+      parts.release?.(options.closed === true);
     },
   };
 }

@@ -12,10 +12,17 @@ export interface NodePostgresClient {
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
 }
 
+/** A client checked out of a pool: an event emitter, given back with `release()`. */
+interface PooledClient extends NodePostgresClient {
+  release(error?: Error | boolean): void;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "error", listener: (error: Error) => void): unknown;
+}
+
 interface PoolLike extends NodePostgresClient {
   totalCount: number;
   options?: { max?: number };
-  connect(): Promise<NodePostgresClient & { release(error?: Error | boolean): void }>;
+  connect(): Promise<PooledClient>;
 }
 
 interface SubmittableClient {
@@ -67,7 +74,7 @@ async function copyOn(client: NodePostgresClient, into: string, data: Uint8Array
 function session(
   client: NodePostgresClient,
   capabilities: PgCapabilities,
-  release?: () => void,
+  release?: (closed: boolean) => void,
 ): PgReservedSession {
   const pool = isPool(client) ? client : undefined;
   const self: PgReservedSession = makeSession({
@@ -80,9 +87,18 @@ function session(
     async reserve() {
       if (!pool) return session(client, capabilities);
       const connection = await pool.connect();
-      return session(connection, { ...capabilities, singleConnection: true, maxConnections: 1 }, () =>
-        connection.release(),
-      );
+      // A checked-out client emits "error" when the server closes its connection (terminated, timed
+      // out): with no listener, that kills the process. The pool listens only while it is idle.
+      let closed: Error | undefined;
+      const onError = (error: Error) => {
+        closed ??= error;
+      };
+      connection.on("error", onError);
+      return session(connection, { ...capabilities, singleConnection: true, maxConnections: 1 }, (gone) => {
+        connection.off("error", onError);
+        // A closed connection is dropped from the pool, not handed to the next caller.
+        connection.release(closed ?? gone);
+      });
     },
   });
   return self;

@@ -69,7 +69,11 @@ async function copyOn(sql: PostgresJsSql, into: string, data: Uint8Array): Promi
   await Promise.race([finished.then(() => probe), probe.then(() => finished)]);
 }
 
-function session(sql: PostgresJsSql, capabilities: PgCapabilities, release?: () => void): PgReservedSession {
+function session(
+  sql: PostgresJsSql,
+  capabilities: PgCapabilities,
+  release?: (closed: boolean) => void,
+): PgReservedSession {
   const pool = isPool(sql) ? sql : undefined;
   return makeSession({
     driver: "postgres.js",
@@ -104,9 +108,11 @@ function session(sql: PostgresJsSql, capabilities: PgCapabilities, release?: () 
     async reserve() {
       if (!pool) return session(sql, capabilities);
       const reserved = await pool.reserve();
-      return session(reserved, { ...capabilities, singleConnection: true, maxConnections: 1 }, () =>
-        reserved.release(),
-      );
+      return session(reserved, { ...capabilities, singleConnection: true, maxConnections: 1 }, (closed) => {
+        // postgres.js has put a closed connection aside to reopen it; releasing it would hand the
+        // dead connection to the next query, which would never settle (and throw outside any promise).
+        if (!closed) reserved.release();
+      });
     },
   });
 }

@@ -101,8 +101,19 @@ export interface PgSession {
   reserve(): Promise<PgReservedSession>;
 }
 
+/** Options of {@link PgReservedSession.release}. */
+export interface PgReleaseOptions {
+  /**
+   * The caller knows the server has closed this connection (its process is gone): node-postgres then
+   * drops it from the pool; postgres.js is left to reopen it itself, since giving a dead reserved
+   * connection back would hand it to the next query, which would never settle.
+   * @default false
+   */
+  readonly closed?: boolean;
+}
+
 /** A connection reserved by {@link PgSession.reserve}: one connection until released. */
 export interface PgReservedSession extends PgSession {
   /** Gives the connection back to its pool. Safe to call more than once. */
-  release(): Promise<void>;
+  release(options?: PgReleaseOptions): Promise<void>;
 }

@@ -13,6 +13,7 @@ import type {
   WriteResult,
 } from "../contracts/embedding-store.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
+import { StoreError } from "../errors/store-error.js";
 import { hashText } from "../hash.js";
 
 /** A stored vector in a {@link MemoryStore}. */
@@ -114,7 +115,28 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
   options: MemoryStoreOptions<Row, Id> = {},
 ): MemoryStore<Row, Id> {
   const keyOf = options.key ?? ((row: Row) => (row as { id: Id }).id);
-  const textOf = options.text ?? ((row: Row) => (row as { text: string }).text);
+  const textOfRow = options.text ?? ((row: Row) => (row as { text: string }).text);
+  /** The row's text; a throwing or non-string `text()` becomes a `StoreError` naming the row. */
+  const textOf = (id: Id, row: Row): string => {
+    let text: unknown;
+    try {
+      text = textOfRow(row);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new StoreError(`text() threw for row ${String(id)}: ${detail}`, {
+        reason: "row",
+        rowId: id,
+        cause: error,
+      });
+    }
+    if (typeof text !== "string") {
+      throw new StoreError(`text() returned ${typeof text} for row ${String(id)}; expected a string`, {
+        reason: "row",
+        rowId: id,
+      });
+    }
+    return text;
+  };
   const version = options.version ?? "1";
   const rows = new Map<Id, Row>();
   for (const row of options.rows ?? []) rows.set(keyOf(row), row);
@@ -126,7 +148,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
     id: Id,
     target: Pick<EmbeddingTarget, "model">,
   ): { item: PendingItem<Id>; status: keyof Coverage } => {
-    const text = textOf(rows.get(id) as Row);
+    const text = textOf(id, rows.get(id) as Row);
     const item = { id, text, hash: hashText(text) };
     const record = records.get(id);
     if (!record) return { item, status: "missing" };
@@ -207,11 +229,18 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
       await store.beforeWrite?.(batch);
       write.signal?.throwIfAborted();
       const conflicts: Id[] = [];
+      const nondeterministic: Id[] = [];
       let written = 0;
       for (const record of batch) {
         const row = rows.get(record.id);
-        if (row === undefined || hashText(textOf(row)) !== record.hash) {
+        if (row === undefined) {
           conflicts.push(record.id);
+          continue;
+        }
+        const text = textOf(record.id, row);
+        if (hashText(text) !== record.hash) {
+          // The same row, built twice: a text that differs from itself is text()'s doing, not an edit.
+          (textOf(record.id, row) === text ? conflicts : nondeterministic).push(record.id);
           continue;
         }
         records.set(record.id, {
@@ -222,7 +251,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
         });
         written++;
       }
-      return { written, conflicts };
+      return { written, conflicts, ...(nondeterministic.length > 0 ? { nondeterministic } : {}) };
     },
     async transaction(work) {
       const saved = new Map(records);

@@ -10,7 +10,7 @@ import {
   InvalidResponseError,
 } from "../../src/index.js";
 import { deterministicEmbedding, memoryStore, scriptedProvider } from "../../src/testing/index.js";
-import { apiError, deferred, storeWith } from "./helpers.js";
+import { apiError, deferred, rows, storeWith } from "./helpers.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -493,6 +493,72 @@ describe("failure and commit modes", () => {
     expect(failure).toBeInstanceOf(BackfillError);
     expect(failure.rowIds).toHaveLength(10);
     expect(failure.message).toMatch(/disk full/);
+  });
+
+  test("whatever the store throws once the run started is a BackfillError with the report", async () => {
+    const failing = (method: "coverage" | "release" | "prepare" | "transaction") => {
+      const store = storeWith(4);
+      const error = new Error(`raw ${method} error`);
+      const fail = async () => {
+        throw error;
+      };
+      Object.assign(store, { [method]: fail });
+      return { store, error };
+    };
+    for (const method of ["coverage", "release", "prepare", "transaction"] as const) {
+      const { store, error } = failing(method);
+      const failure = await backfill({
+        provider: scriptedProvider(),
+        store,
+        atomic: method === "transaction",
+      }).catch((e) => e);
+      expect(BackfillError.isInstance(failure), `${method}: ${failure}`).toBe(true);
+      expect(failure.cause).toBe(error);
+      expect(failure.report.embedded).toBe(method === "release" ? 4 : 0);
+      expect(failure.rolledBack).toBe(method === "transaction");
+      expect(failure.message).toMatch(
+        method === "release"
+          ? /^Backfill completed \(4 rows written\), then releasing/
+          : /^Backfill stopped: raw/,
+      );
+    }
+  });
+
+  test("a rollback that fails after the run failed does not hide the run's error", async () => {
+    const provider = scriptedProvider({ limits: { maxInputsPerRequest: 2 } });
+    provider.script((t) => provider.answer(t), apiError(401));
+    const store = storeWith(4);
+    const transaction = store.transaction.bind(store);
+    store.transaction = (work) =>
+      transaction(work).catch(() => {
+        throw new Error("write CONNECTION_CLOSED");
+      });
+    const failure = await backfill({ provider, store, atomic: true, concurrency: 1 }).catch((e) => e);
+    expect(BackfillError.isInstance(failure)).toBe(true);
+    expect(APICallError.isInstance(failure.cause)).toBe(true);
+    expect(failure).toMatchObject({ rolledBack: true, rowIds: [3, 4] });
+  });
+
+  test("a text() that throws: the run stops naming the row; one that differs from itself is reported as such", async () => {
+    const store = memoryStore({
+      rows: rows(4),
+      text: (row) => {
+        if (row.id === 3) throw new Error("no text (row 3)");
+        return row.text;
+      },
+    });
+    const failure = await backfill({ provider: scriptedProvider(), store }).catch((e) => e);
+    expect(failure).toMatchObject({ rowIds: [3], report: { failed: 1 } });
+    expect(failure.message).toMatch(/\(row 3\)\. Failed rows: 3\. 0 rows were written/);
+
+    let n = 0;
+    const random = memoryStore({
+      rows: rows(4),
+      text: (row) => (row.id === 2 ? `${row.text} ${n++}` : row.text),
+    });
+    const report = await backfill({ provider: scriptedProvider(), store: random });
+    expect(report.skippedRows).toEqual([{ id: 2, reason: "nondeterministic_text" }]);
+    expect(report.skippedByReason.changed_during_run).toBe(0);
   });
 
   test("a row edited while its vector was in flight is not overwritten with its old text's vector", async () => {

@@ -30,7 +30,7 @@ const report = {
   retries: 2,
   rateLimited: 1,
   elapsedMs: 5,
-  skippedByReason: { empty_input: 1, input_too_long: 0, changed_during_run: 0 },
+  skippedByReason: { empty_input: 1, input_too_long: 0, changed_during_run: 0, nondeterministic_text: 0 },
   skippedRows: [],
   estimatedTokens: 130,
   dryRun: false,

@@ -17,6 +17,7 @@ import {
   itemTables,
   itemText,
   type KeyKind,
+  longText,
   OPENAI_MODEL,
   openai,
   queryRows,
@@ -52,9 +53,6 @@ function keyFor(kind: KeyKind, i: number): number | bigint | string {
       return [`k'${i}";--`, `'); drop table rel_items_input; --${i}`, `$${i} %s \\x`, `😀 ${i}`][i % 4]!;
   }
 }
-
-/** `n` tokens of words for the emulator's tokenizer (4 bytes a token). */
-const longText = (tokens: number) => "wordy ab ".repeat(Math.ceil((tokens * 4) / 9)).slice(0, tokens * 4);
 
 const composite = pgTable(
   "rel_pairs",

@@ -103,3 +103,7 @@ export function itemStore(
     },
   });
 }
+
+/** `n` tokens of words for the emulator's tokenizer (4 bytes a token). */
+export const longText = (tokens: number): string =>
+  "wordy ab ".repeat(Math.ceil((tokens * 4) / 9)).slice(0, tokens * 4);

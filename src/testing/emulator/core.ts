@@ -259,6 +259,11 @@ export class EmulatorCore {
         nanAs = fault.as ?? "null";
         break;
       }
+      case "zero_vector": {
+        const index = fault.index ?? 0;
+        if (vectors[index]) vectors[index] = new Float32Array(job.dimensions);
+        break;
+      }
     }
     const embeddings = vectors.map((v) => encodeEmbedding(v, job.dtype, job.format, nanAs));
     const body = JSON.stringify(dialect.success(job, embeddings));

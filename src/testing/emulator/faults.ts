@@ -5,7 +5,7 @@ import type { EmulatorApi } from "./types.js";
  * A misbehaviour the emulator can be told to show. Faults that replace the answer (`rate_limit`,
  * `server_error`, `drop_connection`, `invalid_key`, `forbidden`, `insufficient_quota`) bill nothing and
  * do not count against rate limits; faults that corrupt a successful answer (`malformed_json`,
- * `wrong_count`, `wrong_dimension`, `nan`) are billed like the success they spoil; given to a request
+ * `wrong_count`, `wrong_dimension`, `nan`, `zero_vector`) are billed like the success they spoil; given to a request
  * that fails anyway (400, 429), they are used up without showing. `stall` delays whatever the answer is.
  */
 export type EmulatorFault =
@@ -65,6 +65,12 @@ export type EmulatorFault =
       readonly index?: number;
       /** @default "null" */
       readonly as?: "null" | "string";
+    }
+  | {
+      /** 200 with embedding `index` all zeros (a vector without direction). */
+      readonly type: "zero_vector";
+      /** @default 0 */
+      readonly index?: number;
     }
   | {
       /** 401 with the API's invalid-key body, whatever key was sent. */
@@ -130,6 +136,7 @@ const TYPES: ReadonlySet<string> = new Set<EmulatorFaultType>([
   "wrong_count",
   "wrong_dimension",
   "nan",
+  "zero_vector",
   "invalid_key",
   "forbidden",
   "insufficient_quota",

@@ -293,6 +293,8 @@ describeEachDatabase("drizzleStore", (database) => {
       throwIfAborted() {
         if (++checks >= 3) throw reason;
       },
+      addEventListener() {},
+      removeEventListener() {},
     } as unknown as AbortSignal;
     await expect(store().write(records, { ...MODEL, signal: late })).rejects.toBe(reason);
     expect(checks).toBe(3);
