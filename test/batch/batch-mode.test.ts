@@ -397,6 +397,45 @@ const suite = (coverage: Coverage) => (database: DatabaseFactory) => {
     }, ["all", "server", "happy"]);
   }
 
+  it("a text() that differs from itself for the same row: skipped as nondeterministic_text, as in realtime runs", async () => {
+    let calls = 0;
+    // Reads state outside the row (a counter here; a clock, Math.random, a Set's order in real code).
+    const text = (row: ItemRow) => (row.id === 3 ? `${itemText(row)} #${calls++}` : itemText(row));
+    const nondeterministic = itemStore(t.db, tables, { text });
+    const report = await backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store: nondeterministic });
+    expect(report.skippedByReason).toMatchObject({ nondeterministic_text: 1, changed_during_run: 0 });
+    expect(report.skippedRows).toEqual([{ id: 3, reason: "nondeterministic_text" }]);
+    expect(report.embedded).toBe(ROWS - 1);
+    expect(await jobsLeft()).toBe(0);
+  });
+
+  it("whatever the store throws once the run started is a BackfillError with the report, as in realtime runs", async () => {
+    for (const method of ["prepare", "coverage", "release"] as const) {
+      await resetItems(t.db, tables, rows);
+      const failing = store();
+      const error = new Error(`raw ${method} error`);
+      Object.assign(failing, {
+        [method]: async () => {
+          throw error;
+        },
+      });
+      const failure = await rejectionOf(
+        backfill({ ...BATCH, provider: voyage(msw.voyageBaseURL), store: failing }),
+      );
+      expect(BackfillError.isInstance(failure), `${method}: ${failure}`).toBe(true);
+      const { cause, report, message, rolledBack } = failure as BackfillError;
+      expect(cause).toBe(error);
+      expect(rolledBack).toBe(false);
+      expect(report.embedded).toBe(method === "release" ? ROWS : 0);
+      expect(report.batch).toBeDefined();
+      expect(message).toMatch(
+        method === "release"
+          ? new RegExp(`^Backfill completed \\(${ROWS} rows written\\), then releasing the store failed: raw`)
+          : /^Backfill stopped: raw \w+ error\. 0 rows were written/,
+      );
+    }
+  });
+
   it("batchJobs.create: false refuses a missing table with a StoreError naming it", async () => {
     const store = drizzleStore({
       ...itemStoreOptions(t.db, itemTables("bkey_text", "text")),
