@@ -30,6 +30,7 @@ import {
   scenarios,
   TIERS,
 } from "./scenarios.js";
+import { keepMarkedSections } from "./sections.js";
 
 const HELP = `npm run bench [-- options]
 
@@ -361,7 +362,7 @@ async function main(): Promise<void> {
     },
   });
   mkdirSync(dirname(o.out), { recursive: true });
-  writeFileSync(o.out, report.markdown);
+  writeFileSync(o.out, keepMarkedSections(o.out, report.markdown));
   log("");
   log(report.console);
   log(

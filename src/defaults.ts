@@ -31,6 +31,16 @@ export const BACKFILL_DEFAULTS = {
   atomic: false,
   /** Scan and plan only. */
   dryRun: false,
+  /** Realtime requests, or the provider's batch API. */
+  mode: "realtime",
+  /** Batch mode: wait for the batches to finish and collect them. */
+  wait: true,
+  /** Batch mode: first wait between two polls of a batch; doubles up to `maxPollIntervalMs`. */
+  pollIntervalMs: 10_000,
+  /** Batch mode: longest wait between two polls. */
+  maxPollIntervalMs: 300_000,
+  /** Batch mode: submissions of the same rows in one run (rows of failed lines go again). */
+  batchRounds: 3,
 } as const;
 
 /** Conservative token estimate: UTF-8 bytes / 3 (real tokenizers give fewer for English). */

@@ -13,6 +13,8 @@ export {
   type SharedPacingOptions,
   sharedPacing,
 } from "./backfill/shared-pacing.js";
+export type * from "./contracts/batch-embedding-api.js";
+export type * from "./contracts/batch-job-store.js";
 export type * from "./contracts/embedding-provider.js";
 export type * from "./contracts/embedding-store.js";
 export { BACKFILL_DEFAULTS, defaultEstimateTokens } from "./defaults.js";

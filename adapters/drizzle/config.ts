@@ -3,6 +3,7 @@ import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { KeyRange } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
 import { tableName as kitTableName, type TableName } from "../../src/postgres/index.js";
+import { DEFAULT_BATCH_JOBS_TABLE } from "./batch-jobs.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
 
@@ -35,6 +36,8 @@ export interface StoreConfig {
   /** `"required"`: `lock: true` was given, so a driver that cannot hold the lock is refused. */
   readonly lock: boolean | "required";
   readonly binaryWrites: boolean;
+  /** The jobs table of batch mode. */
+  readonly batchJobs: { readonly table: TableName; readonly create: boolean };
 }
 
 /** The table's name for the kit: its schema only when the Drizzle table declares one (`pgSchema`). */
@@ -165,7 +168,19 @@ export function resolveConfig(
     range: undefined,
     lock: options.lock === true ? "required" : (options.lock ?? true),
     binaryWrites: options.binaryWrites ?? true,
+    batchJobs: resolveBatchJobs(options.batchJobs),
   };
+}
+
+function resolveBatchJobs(options: DrizzleStoreBaseOptions["batchJobs"]): StoreConfig["batchJobs"] {
+  const { table = DEFAULT_BATCH_JOBS_TABLE, schema, create = true } = options ?? {};
+  if (typeof table !== "string" || table === "")
+    throw new InvalidOptionError("batchJobs.table", "a table name");
+  if (schema !== undefined && (typeof schema !== "string" || schema === "")) {
+    throw new InvalidOptionError("batchJobs.schema", "a schema name");
+  }
+  if (typeof create !== "boolean") throw new InvalidOptionError("batchJobs.create", "a boolean");
+  return { table: kitTableName(table, schema), create };
 }
 
 function checkBound(bound: unknown, option: string): readonly string[] | undefined {

@@ -1,4 +1,5 @@
 import type { PgTable } from "drizzle-orm/pg-core";
+import type { BatchJobStore } from "../../src/contracts/batch-job-store.js";
 import type {
   Coverage,
   CoverageOptions,
@@ -22,6 +23,7 @@ import {
   type HeldLock,
   type PgSession,
 } from "../../src/postgres/index.js";
+import { DrizzleBatchJobs } from "./batch-jobs.js";
 import { checkSchema } from "./check-schema.js";
 import { resolveConfig, type StoreConfig, withRange } from "./config.js";
 import type { WriteCache } from "./copy-new-rows.js";
@@ -115,6 +117,8 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    * that would read as "checked, nothing found".
    */
   prune(): Promise<number>;
+  /** The jobs of batch mode, in the `batchJobs` table (bound to the transaction, in one). */
+  readonly batchJobs: BatchJobStore<Id>;
   /**
    * The key (as `key::text`) of every `every`-th row in key order, after `filter`: one query walking
    * the key's index; only the boundaries are read. Splits a run into ranges of `every` rows.
@@ -179,6 +183,7 @@ class Store<Id> implements DrizzleStore<Id> {
   /** The target of the last `prepare()`: what `coverage()` counts for when given no model. */
   #target: EmbeddingTarget | undefined;
   readonly #serial: Pick<Serial, "run">;
+  readonly batchJobs: DrizzleBatchJobs<Id>;
   /** The PostgreSQL kit's session over `db`. */
   readonly #session: PgSession;
   /** The store that owns the lock and the pool: this one, or the one this store's transaction is of. */
@@ -197,6 +202,7 @@ class Store<Id> implements DrizzleStore<Id> {
     this.#owner = owner ?? this;
     this.#session = sessionOf(db, bound);
     this.#serial = oneAtATime(this.#session, bound) ? new Serial() : concurrent;
+    this.batchJobs = new DrizzleBatchJobs<Id>(config, this.#session, this.#serial);
   }
 
   async prepare(target: EmbeddingTarget, options: { readonly signal?: AbortSignal } = {}): Promise<void> {

@@ -3,6 +3,7 @@ export { type DrizzleStore, drizzleStore } from "./drizzle-store.js";
 export type {
   ColumnData,
   ColumnOf,
+  DrizzleBatchJobsOptions,
   DrizzleSourceOptions,
   DrizzleStoreBaseOptions,
   DrizzleStoreOptions,

@@ -8,6 +8,11 @@ const SERIALS: Record<string, string> = { serial: "integer", bigserial: "bigint"
  * column definition, never from data.
  */
 export function keyType(column: PgColumn): SQL {
+  return sql.raw(keyTypeName(column));
+}
+
+/** {@link keyType} as statement text, for SQL run on a kit session. */
+export function keyTypeName(column: PgColumn): string {
   const type = column.getSQLType();
-  return sql.raw(SERIALS[type] ?? type);
+  return SERIALS[type] ?? type;
 }

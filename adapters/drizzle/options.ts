@@ -156,6 +156,36 @@ export interface PartitionOptions {
 }
 
 /**
+ * Where `backfill({ mode: "batch" })` keeps its jobs: one row per request line of each batch in
+ * flight (its rows' keys and text hashes), deleted once the batch is collected. The README gives the
+ * table's DDL.
+ *
+ * @example
+ * ```ts
+ * // the table is created by your migrations, not by the store
+ * drizzleStore({ ...options, batchJobs: { table: "embedding_batches", schema: "ops", create: false } });
+ * ```
+ */
+export interface DrizzleBatchJobsOptions {
+  /**
+   * The jobs table's name. Several stores (tables, models) can share one: each sees only its jobs.
+   * @default "relay_embedding_batches"
+   */
+  readonly table?: string;
+  /**
+   * The jobs table's schema.
+   * @default undefined (the search path decides)
+   */
+  readonly schema?: string;
+  /**
+   * Whether a batch run may create the table (`create table if not exists`) when it is missing.
+   * `false` when your migrations create it: a missing table is then a `StoreError`.
+   * @default true
+   */
+  readonly create?: boolean;
+}
+
+/**
  * The target key's rule: a target table other than the source needs `key` (separate-table layout);
  * the source table itself takes none (same-row layout). Where a table's type is only `PgTable` (options
  * typed without type arguments), either is allowed and `drizzleStore()` checks at run time.
@@ -291,4 +321,9 @@ export interface DrizzleStoreBaseOptions<
    * @default true
    */
   readonly binaryWrites?: boolean;
+  /**
+   * Where batch mode (`backfill({ mode: "batch" })`) records its jobs. Realtime runs never touch it.
+   * @default { table: "relay_embedding_batches", create: true }
+   */
+  readonly batchJobs?: DrizzleBatchJobsOptions;
 }

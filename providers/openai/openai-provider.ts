@@ -1,5 +1,6 @@
 import OpenAI, { APIConnectionTimeoutError, APIError } from "openai";
 import type {
+  BatchEmbeddingApi,
   EmbedCallOptions,
   EmbeddingProvider,
   EmbeddingProviderLimits,
@@ -13,6 +14,7 @@ import {
   optionalPositiveInteger,
   type SdkErrorInfo,
 } from "../../src/provider-utils/index.js";
+import { openaiBatchApi } from "./openai-batch.js";
 import { OPENAI_LIMITS, OPENAI_MODELS, UNKNOWN_OPENAI_MODEL_LIMITS } from "./openai-models.js";
 import type { OpenAIProviderOptions } from "./openai-options.js";
 
@@ -70,6 +72,7 @@ class OpenAIEmbeddingProvider implements EmbeddingProvider {
   readonly limits: EmbeddingProviderLimits;
   readonly truncates = false;
   readonly supportsParallelCalls = true;
+  readonly batch: BatchEmbeddingApi;
   readonly #api: ApiConnection;
   readonly #organization: string | undefined;
   readonly #sendDimensions: boolean;
@@ -103,6 +106,11 @@ class OpenAIEmbeddingProvider implements EmbeddingProvider {
     );
     this.#organization = options.organization;
     this.#sendDimensions = send;
+    this.batch = openaiBatchApi(this.#api, {
+      model: this.model,
+      organization: options.organization,
+      dimensions: send ? dimensions : undefined,
+    });
   }
 
   embed(texts: readonly string[], options: EmbedCallOptions = {}): Promise<EmbedResult> {

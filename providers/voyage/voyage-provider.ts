@@ -1,5 +1,6 @@
 import { VoyageAIClient } from "voyageai";
 import type {
+  BatchEmbeddingApi,
   EmbedCallOptions,
   EmbeddingProvider,
   EmbeddingProviderLimits,
@@ -15,6 +16,7 @@ import {
   optionalPositiveInteger,
   type SdkErrorInfo,
 } from "../../src/provider-utils/index.js";
+import { voyageBatchApi } from "./voyage-batch.js";
 import { UNKNOWN_VOYAGE_MODEL_LIMITS, VOYAGE_MAX_INPUTS, VOYAGE_MODELS } from "./voyage-models.js";
 import type { VoyageOutputDtype, VoyageProviderOptions } from "./voyage-options.js";
 
@@ -93,6 +95,7 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
   readonly limits: EmbeddingProviderLimits;
   readonly truncates: boolean;
   readonly supportsParallelCalls = true;
+  readonly batch: BatchEmbeddingApi;
   readonly #api: ApiConnection;
   readonly #inputType: InputType | null;
   readonly #outputDimension: number | undefined;
@@ -150,6 +153,14 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
     this.#inputType = inputType;
     this.#outputDimension = options.outputDimension;
     this.#outputDtype = outputDtype;
+    this.batch = voyageBatchApi(this.#api, {
+      model: this.model,
+      inputType,
+      truncation: this.truncates,
+      outputDimension: options.outputDimension,
+      outputDtype,
+      encoding: ENCODING[outputDtype],
+    });
   }
 
   embed(texts: readonly string[], options: EmbedCallOptions = {}): Promise<EmbedResult> {

@@ -1,3 +1,4 @@
+import { BatchRun } from "../batch/batch-run.js";
 import type { EmbeddingProvider } from "../contracts/embedding-provider.js";
 import type {
   EmbeddingRecord,
@@ -6,20 +7,19 @@ import type {
   PendingItem,
 } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
-import { BackfillError } from "../errors/backfill-error.js";
+import type { BackfillError } from "../errors/backfill-error.js";
 import { EmbeddingsError } from "../errors/embeddings-error.js";
-import { redactSecrets } from "../errors/redact.js";
-import { StoreError } from "../errors/store-error.js";
 import { type Batch, BatchPlanner } from "./batch-planner.js";
-import { formatIds } from "./format-ids.js";
+import { costOf } from "./cost.js";
 import { type BackfillOptions, type ResolvedBackfillOptions, resolveOptions } from "./options.js";
+import { planText } from "./plan-text.js";
 import { RateLimiter } from "./rate-limiter.js";
-import type { BackfillProgress, BackfillReport, SkippedRow, SkipReason } from "./report.js";
+import type { BackfillProgress, BackfillReport, SkipReason } from "./report.js";
 import { type RetryPolicy, withRetry } from "./retry.js";
+import { type Run, RunTally, rowsOf, type StopHow } from "./run-tally.js";
 import { validateEmbeddings } from "./validate-embeddings.js";
 import { VectorCache } from "./vector-cache.js";
 
-const MAX_SKIPPED_ROWS = 1000;
 /** Most rows one write takes when batches queue up for the writer. */
 const MAX_WRITE_ROWS = 1000;
 const DRY_RUN_VECTOR = new Float32Array(0);
@@ -60,13 +60,23 @@ export async function backfill<Id = unknown>(options: BackfillOptions<Id>): Prom
     model: provider.model,
     dimensions: provider.dimensions,
   };
-  const run = new BackfillRun(resolved, store, target);
+  const run: Run<Id> =
+    resolved.mode === "batch"
+      ? new BatchRun(resolved, store, target)
+      : new BackfillRun(resolved, store, target);
+  // The store's own refusals (schema, lock, dimensions) are typed already; anything else is not.
+  const refused = (error: unknown) =>
+    signal?.aborted || EmbeddingsError.isInstance(error) ? error : run.stop(error);
   try {
     await store.prepare?.(target, { signal });
   } catch (error) {
-    // The store's own refusals (schema, lock, dimensions) are typed already; anything else is not.
-    if (signal?.aborted || EmbeddingsError.isInstance(error)) throw error;
-    throw run.stop(error);
+    throw refused(error);
+  }
+  try {
+    await run.prepare?.();
+  } catch (error) {
+    await store.release?.().catch(() => {});
+    throw refused(error);
   }
   let report: BackfillReport<Id>;
   try {
@@ -94,35 +104,9 @@ interface Planned<Id> {
   readonly tokens: number;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 /** One run of the pipeline: scan → plan → embed (throttled, retried) → write, overlapping. */
-class BackfillRun<Id> {
-  private readonly started = Date.now();
-  private readonly counters: Mutable<
-    Omit<BackfillReport<Id>, "skippedRows" | "skippedByReason" | "durationMs">
-  > = {
-    pending: undefined,
-    scanned: 0,
-    embedded: 0,
-    deduplicated: 0,
-    skipped: 0,
-    failed: 0,
-    tokens: 0,
-    requests: 0,
-    retries: 0,
-    rateLimited: 0,
-    estimatedTokens: 0,
-    elapsedMs: 0,
-    dryRun: false,
-  };
-  private readonly skippedByReason: Record<SkipReason, number> = {
-    empty_input: 0,
-    input_too_long: 0,
-    changed_during_run: 0,
-    nondeterministic_text: 0,
-  };
-  private readonly skippedRows: SkippedRow<Id>[] = [];
+class BackfillRun<Id> implements Run<Id> {
+  private readonly tally: RunTally<Id>;
   private readonly provider: EmbeddingProvider;
   private readonly limiter: RateLimiter;
   private readonly planner: BatchPlanner<Planned<Id>>;
@@ -148,6 +132,7 @@ class BackfillRun<Id> {
     private readonly target: EmbeddingTarget,
   ) {
     const o = options;
+    this.tally = new RunTally<Id>(o.onProgress);
     this.provider = o.provider;
     this.counters.dryRun = o.dryRun;
     const concurrency = o.provider.supportsParallelCalls === false ? 1 : o.concurrency;
@@ -176,12 +161,7 @@ class BackfillRun<Id> {
     this.store = store;
     const { options: o } = this;
     const coverage = await store.coverage({ ...this.target, signal: o.signal });
-    this.counters.pending =
-      o.reembed === "all"
-        ? coverage.total
-        : o.reembed === "stale"
-          ? coverage.missing + coverage.stale
-          : coverage.missing;
+    this.tally.countPending(coverage, o.reembed);
     this.emit("start");
     try {
       const pages = store.scan({
@@ -209,6 +189,10 @@ class BackfillRun<Id> {
     const report = this.report();
     this.emit("done");
     return report;
+  }
+
+  private get counters() {
+    return this.tally.counters;
   }
 
   /**
@@ -256,17 +240,8 @@ class BackfillRun<Id> {
       return;
     }
     this.followers.set(item.hash, []);
-    const text = item.text.isWellFormed() ? item.text : item.text.toWellFormed();
-    const estimate = this.options.estimateTokens(text);
-    const { maxTokensPerInput } = this.provider.limits;
-    // An API that truncates never bills more than the context for one input.
-    const tokens = this.provider.truncates ? Math.min(estimate, maxTokensPerInput) : estimate;
+    const { text, tokens, size } = planText(item.text, this.options.estimateTokens, this.provider);
     this.counters.estimatedTokens += tokens;
-    // But it counts the whole text against the request's limit, and an API that does not truncate
-    // refuses an input over the context: such inputs travel alone (the planner sends an input over
-    // the request's limit alone), so a refusal splits no batch and a dry run counts what is sent.
-    const size =
-      !this.provider.truncates && estimate > maxTokensPerInput ? Number.POSITIVE_INFINITY : estimate;
     for (const batch of this.planner.add({ item, text, tokens }, size)) await this.dispatch(batch);
   }
 
@@ -380,15 +355,7 @@ class BackfillRun<Id> {
       {
         signal: o.signal,
         rateLimitWait: () => rateLimitWait,
-        onFailure: (error) => {
-          if (APICallError.isInstance(error) && error.reason === "rate_limit") this.counters.rateLimited++;
-        },
-        onRetry: ({ error }) => {
-          this.counters.retries++;
-          this.emit("retry", {
-            message: redactSecrets(error instanceof Error ? error.message : String(error)),
-          });
-        },
+        ...this.tally.retryHooks((message) => this.emit("retry", { message })),
       },
     );
   }
@@ -458,11 +425,7 @@ class BackfillRun<Id> {
   }
 
   private skip(ids: readonly Id[], reason: SkipReason): void {
-    this.counters.skipped += ids.length;
-    this.skippedByReason[reason] += ids.length;
-    for (const id of ids) {
-      if (this.skippedRows.length < MAX_SKIPPED_ROWS) this.skippedRows.push({ id, reason });
-    }
+    this.tally.skip(ids, reason);
     this.emit("skip", { ids });
   }
 
@@ -472,7 +435,7 @@ class BackfillRun<Id> {
    * `rolledBack`: the run was one transaction that did not commit. `after`: what failed once the run
    * itself had completed.
    */
-  stop(error: unknown, how: { rolledBack?: boolean; after?: string } = {}): BackfillError<Id> {
+  stop(error: unknown, how: StopHow = {}): BackfillError<Id> {
     if (this.failure) return this.backfillError(this.failure, { rolledBack: how.rolledBack });
     this.fail(error, rowsOf<Id>(error));
     return this.backfillError(this.failure!, how);
@@ -485,79 +448,21 @@ class BackfillRun<Id> {
     else this.failure = { error, rowIds: [...ids] };
   }
 
-  private backfillError(
-    failure: { error: unknown; rowIds: Id[] },
-    how: { rolledBack?: boolean; after?: string } = {},
-  ): BackfillError<Id> {
-    const { error, rowIds } = failure;
-    const cause = sentence(error instanceof Error ? error.message : String(error));
-    const rows = rowIds.length > 0 ? ` Failed rows: ${formatIds(rowIds)}.` : "";
-    const written = this.counters.embedded;
-    const rolledBack = how.rolledBack === true;
-    const message = how.after
-      ? `Backfill completed (${written} rows written), then ${how.after}: ${cause}`
-      : rolledBack
-        ? `Backfill stopped: ${cause}${rows} Atomic mode: the transaction did not commit, so every write of this run was rolled back.`
-        : `Backfill stopped: ${cause}${rows} ${written} rows were written before it stopped; run it again to resume.`;
-    const report = this.report();
-    return new BackfillError<Id>(message, {
-      rowIds,
-      report: rolledBack ? { ...report, embedded: 0, deduplicated: 0 } : report,
-      rolledBack,
-      cause: error,
-    });
-  }
-
-  private snapshot() {
-    const elapsedMs = Date.now() - this.started;
-    return { ...this.counters, elapsedMs };
+  private backfillError(failure: { error: unknown; rowIds: Id[] }, how: StopHow = {}): BackfillError<Id> {
+    return this.tally.error(failure, { cost: this.report().cost }, how);
   }
 
   private report(): BackfillReport<Id> {
-    const snapshot = this.snapshot();
-    return Object.freeze({
-      ...snapshot,
-      skippedByReason: Object.freeze({ ...this.skippedByReason }),
-      skippedRows: Object.freeze([...this.skippedRows]),
-      durationMs: snapshot.elapsedMs,
-    });
+    const { dryRun, tokens, estimatedTokens } = this.counters;
+    const cost = costOf(dryRun ? estimatedTokens : tokens, this.options.pricePerMillionTokens, this.provider);
+    return this.tally.report({ cost });
   }
 
   private emit(
     type: BackfillProgress<Id>["type"],
     extra?: Pick<BackfillProgress<Id>, "ids" | "message">,
   ): void {
-    const onProgress = this.options.onProgress;
-    if (!onProgress) return;
-    const { estimatedTokens: _e, dryRun: _d, ...counters } = this.snapshot();
-    const done = counters.embedded + counters.skipped;
-    const rowsPerSecond = counters.elapsedMs > 0 ? (counters.embedded * 1000) / counters.elapsedMs : 0;
-    const left = counters.pending === undefined ? undefined : Math.max(0, counters.pending - done);
-    const etaMs = left !== undefined && done > 0 ? (left * counters.elapsedMs) / done : undefined;
-    try {
-      onProgress(
-        Object.freeze({
-          type,
-          ...counters,
-          rowsPerSecond,
-          etaMs,
-          concurrency: this.limiter.concurrency,
-          ...extra,
-        }),
-      );
-    } catch (error) {
-      this.fail(error, []);
-    }
+    const error = this.tally.emit(type, this.limiter.concurrency, extra);
+    if (error !== undefined) this.fail(error, []);
   }
-}
-
-/** The row an error is about: a row whose text could not be built is named like a failed batch's. */
-function rowsOf<Id>(error: unknown): Id[] {
-  return StoreError.isInstance(error) && error.rowId !== undefined ? [error.rowId as Id] : [];
-}
-
-/** A message as a sentence: ends with a full stop, so the next sentence does not run on from it. */
-function sentence(text: string): string {
-  const trimmed = text.trim();
-  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }

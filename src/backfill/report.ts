@@ -45,6 +45,46 @@ export interface BackfillCounters {
   readonly elapsedMs: number;
 }
 
+/** In batch mode, where one batch stands (progress events `submit`, `poll`, `collect`). */
+export interface BatchProgress {
+  /** The provider's batch id. */
+  readonly id: string;
+  /** Its status at the provider (`validating`, `in_progress`, `completed`, `expired`…). */
+  readonly status: string;
+  /** Request lines in the batch. */
+  readonly lines: number;
+  /** Lines the provider answered so far. */
+  readonly completed: number;
+  /** Lines that failed so far. */
+  readonly failed: number;
+  /** Time this run has waited for batches, in ms. */
+  readonly waitingMs: number;
+}
+
+/** What a batch-mode run did (`mode: "batch"`), in the report. */
+export interface BatchReport {
+  /** Batches this run submitted, with their rows and request lines (in a dry run: would submit). */
+  readonly submitted: { readonly batches: number; readonly rows: number; readonly lines: number };
+  /** Batches this run collected (finished, written, files deleted), with their rows. */
+  readonly collected: { readonly batches: number; readonly rows: number };
+  /** Batches still at the provider when the run returned (`wait: false`), with their rows. */
+  readonly inFlight: { readonly batches: number; readonly rows: number };
+  /** Request lines that failed (errors, expiry, cancellation, bad answers): their rows stay pending. */
+  readonly failedLines: number;
+  /** Batches that ended `expired`, `cancelled` or `failed`. */
+  readonly unfinished: number;
+  /** Time spent waiting for batches, in ms. */
+  readonly waitingMs: number;
+}
+
+/** What the tokens cost, when `pricePerMillionTokens` is given. */
+export interface BackfillCost {
+  /** At the realtime price. */
+  readonly realtime: number;
+  /** At the batch price (the provider's `batch.priceRatio` of it); `undefined` without a batch API. */
+  readonly batch: number | undefined;
+}
+
 /** How the ranges of a run split across workers stand (see `watchBackfill` in the pg-boss subpath). */
 export interface RangeProgress {
   /** Ranges in the run. */
@@ -65,9 +105,11 @@ export interface RangeProgress {
 export interface BackfillProgress<Id = unknown> extends BackfillCounters {
   /**
    * What happened: `start` (pending counted), `batch` (a batch was written), `skip` (rows skipped),
-   * `retry` (a request failed and will be retried), `done` (the run settled).
+   * `retry` (a request failed and will be retried), `done` (the run settled); in batch mode also
+   * `submit` (a batch was created), `poll` (a batch's status was read) and `collect` (a finished
+   * batch was collected).
    */
-  readonly type: "start" | "batch" | "skip" | "retry" | "done";
+  readonly type: "start" | "batch" | "skip" | "retry" | "done" | "submit" | "poll" | "collect";
   /** Rows written per second since the start. */
   readonly rowsPerSecond: number;
   /** Estimated time left, when `pending` is known and some rows were written. */
@@ -79,8 +121,10 @@ export interface BackfillProgress<Id = unknown> extends BackfillCounters {
   readonly concurrency: number;
   /** The rows of this event (`batch`, `skip`). */
   readonly ids?: readonly Id[];
-  /** For `retry`: what failed, without secrets. */
+  /** For `retry`: what failed; for `collect` of a batch that failed as a whole: why. Without secrets. */
   readonly message?: string;
+  /** For `submit`, `poll` and `collect`: the batch. */
+  readonly batch?: BatchProgress;
   /** Only in the progress of a run split across workers: how its ranges stand. */
   readonly ranges?: RangeProgress;
 }
@@ -97,4 +141,8 @@ export interface BackfillReport<Id = unknown> extends BackfillCounters {
   readonly dryRun: boolean;
   /** Wall time. */
   readonly durationMs: number;
+  /** In batch mode: what was submitted, collected and is still in flight. */
+  readonly batch?: BatchReport;
+  /** The cost of `tokens` (of `estimatedTokens` in a dry run), when `pricePerMillionTokens` is given. */
+  readonly cost?: BackfillCost;
 }

@@ -1,3 +1,5 @@
+import type { BatchEmbeddingApi } from "./batch-embedding-api.js";
+
 /**
  * What a document or a query is embedded as. Providers that distinguish the two (Voyage) prepend a
  * retrieval prompt; providers that do not (OpenAI) ignore it.
@@ -100,4 +102,10 @@ export interface EmbeddingProvider {
   readonly supportsParallelCalls?: boolean;
   /** Embeds `texts` (never empty, never containing an empty string). */
   embed(texts: readonly string[], options?: EmbedCallOptions): Promise<EmbedResult>;
+  /**
+   * The provider's batch API, when it has one: `backfill({ mode: "batch" })` needs it. Both shipped
+   * providers have it.
+   * @default undefined (realtime only)
+   */
+  readonly batch?: BatchEmbeddingApi;
 }

@@ -1,3 +1,5 @@
+import type { BatchJobStore } from "./batch-job-store.js";
+
 /**
  * A row that needs an embedding, as the store yields it.
  * @typeParam Id - the row's key as the store represents it (number, string, bigint, a tuple…).
@@ -167,6 +169,11 @@ export interface EmbeddingStore<Id = unknown> {
   coverage(options?: CoverageOptions): Promise<Coverage>;
   /** Releases what `prepare()` took (locks, connections). Called once the backfill settles. */
   release?(): Promise<void>;
+  /**
+   * Durable state of batch runs (`backfill({ mode: "batch" })`), when the store keeps it.
+   * @default undefined (realtime only)
+   */
+  readonly batchJobs?: BatchJobStore<Id>;
   /**
    * Optional, for splitting one backfill into ranges that many workers share
    * (`@relay/embeddings/queue/pg-boss`): the key of every `every`-th row in key order (the `every`-th,

@@ -6,6 +6,7 @@ export {
   reasonForStatus,
 } from "./api-call-error.js";
 export { BackfillError } from "./backfill-error.js";
+export { BatchLineError, type BatchLineErrorReason } from "./batch-line-error.js";
 export { DimensionMismatchError } from "./dimension-mismatch-error.js";
 export { EmbeddingsError } from "./embeddings-error.js";
 export { InvalidOptionError } from "./invalid-option-error.js";

@@ -144,6 +144,26 @@ export function consoleReporter<Id = unknown>(
           `${e.ranges && e.ranges.dead > 0 ? "Backfill finished, some ranges failed" : "Backfill complete"}: ${summary(e)} in ${duration(e.elapsedMs)}${rangeSummary(e)}`,
         );
         return;
+      case "submit":
+      case "poll":
+      case "collect": {
+        const b = e.batch;
+        if (!b) return;
+        const failed = b.failed > 0 ? `, ${number.format(b.failed)} failed` : "";
+        if (e.type === "submit")
+          print(`Submitted batch ${b.id} (${count(b.lines, "line")}, status ${b.status})`);
+        else if (e.type === "poll") {
+          print(
+            `Batch ${b.id} ${b.status}: ${number.format(b.completed)}/${number.format(b.lines)} lines${failed} · waited ${duration(b.waitingMs)}`,
+          );
+        } else {
+          const why = e.message ? ` (${e.message})` : "";
+          print(
+            `Collected batch ${b.id} (${b.status}${why}): ${number.format(e.embedded)} embedded so far${failed}`,
+          );
+        }
+        return;
+      }
       case "skip":
       case "batch": {
         if (mode === "bar") {

@@ -19,6 +19,12 @@ export {
   type SdkErrorInfo,
 } from "./api-connection.js";
 export { decodeEmbedding, type EmbeddingEncoding } from "./base64.js";
+export {
+  type BatchObject,
+  parseBatchOutputLine,
+  readBatchInfo,
+  readJsonLines,
+} from "./batch-files.js";
 export { type ResponseSource, readEmbeddings, readUsage } from "./embeddings-response.js";
 export { extractErrorDetail, isRequestTooLarge } from "./error-body.js";
 export { loadApiKey, mergeLimits, optionalPositiveInteger, timeoutOption } from "./options.js";

@@ -20,6 +20,8 @@ export interface WorkerSettings {
   /** Backfill options (JSON-serialisable). */
   readonly options?: Record<string, unknown>;
   readonly partition?: { index: number; count: number };
+  /** Batch mode: a pause after each output line read, so a kill lands mid-download. */
+  readonly lineDelayMs?: number;
   /** Another worker script than worker.ts (same markers), e.g. the pg-boss worker. */
   readonly script?: string;
   /** More environment, applied last (it may replace VOYAGE_API_KEY). */
@@ -28,7 +30,11 @@ export interface WorkerSettings {
 
 /** Where to kill the worker. */
 export type KillPoint =
-  | { readonly on: "embed" | "write"; readonly n: number; readonly delayMs: number }
+  | {
+      readonly on: "embed" | "write" | "upload" | "recorded" | "line";
+      readonly n: number;
+      readonly delayMs: number;
+    }
   | { readonly on: "time"; readonly ms: number };
 
 export interface WorkerResult {
@@ -62,6 +68,7 @@ export function runWorker(
       W_VOYAGE_URL: settings.voyageURL,
       W_OPTIONS: JSON.stringify(settings.options ?? {}),
       W_PARTITION: settings.partition ? `${settings.partition.index}/${settings.partition.count}` : "",
+      W_LINE_DELAY_MS: String(settings.lineDelayMs ?? 0),
       // Plain lines from the reporter, as in a CI log.
       CI: "1",
       ...settings.env,

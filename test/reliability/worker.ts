@@ -5,11 +5,14 @@
  * VOYAGE_API_KEY, as an application would pass it. It prints what an application would (the console
  * reporter's lines, `console.error(error)` on failure) and, for the parent, marker lines:
  * `@embed n` before the n-th provider request, `@write n` before the n-th store write and
- * `@report {...}` at the end. Exit codes: 0 done, 1 failed, 3 another process holds the lock.
+ * `@report {...}` at the end; in batch mode also `@upload n` after the n-th request file is
+ * uploaded (before its id is recorded), `@recorded n` after the n-th batch id is recorded and
+ * `@line n` after the n-th output line is read (W_LINE_DELAY_MS slows each line down). Exit codes: 0 done, 1 failed, 3 another process holds the lock.
  */
 import { voyageProvider } from "../../providers/voyage/index.js";
 import {
   type BackfillOptions,
+  type BatchEmbeddingApi,
   backfill,
   consoleReporter,
   type EmbeddingProvider,
@@ -66,6 +69,8 @@ async function open(): Promise<{ db: AnyDb; close(): Promise<void> }> {
 const mark = (line: string) => process.stdout.write(`${line}\n`);
 
 let writes = 0;
+const counts = { upload: 0, recorded: 0, line: 0 };
+const lineDelayMs = Number(env.W_LINE_DELAY_MS ?? 0);
 /** Marks every write, also those of the store a transaction hands out (atomic mode). */
 function instrument<S extends EmbeddingStore<any>>(store: S): S {
   const write = store.write.bind(store);
@@ -75,7 +80,34 @@ function instrument<S extends EmbeddingStore<any>>(store: S): S {
     return write(records, writeOptions);
   };
   store.transaction = (work) => transaction((tx) => work(instrument(tx)));
+  const jobs = store.batchJobs;
+  if (jobs) {
+    const update = jobs.update.bind(jobs);
+    jobs.update = async (jobId, changes) => {
+      await update(jobId, changes);
+      if (changes.state === "submitted") mark(`@recorded ${++counts.recorded}`);
+    };
+  }
   return store;
+}
+
+/** Marks the batch API's uploads and output lines. */
+function instrumentBatch(batch: BatchEmbeddingApi): BatchEmbeddingApi {
+  return {
+    ...batch,
+    uploadFile: async (file, options) => {
+      const id = await batch.uploadFile(file, options);
+      mark(`@upload ${++counts.upload}`);
+      return id;
+    },
+    async *readFile(fileId, options) {
+      for await (const line of batch.readFile(fileId, options)) {
+        yield line;
+        mark(`@line ${++counts.line}`);
+        if (lineDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, lineDelayMs));
+      }
+    },
+  };
 }
 
 async function main(): Promise<number> {
@@ -94,6 +126,7 @@ async function main(): Promise<number> {
         mark(`@embed ${++requests}`);
         return voyage.embed(texts, callOptions);
       },
+      batch: voyage.batch && instrumentBatch(voyage.batch),
     };
     const store = instrument(itemStore(db, tables, { partition }));
     const report = await backfill({

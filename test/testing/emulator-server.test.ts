@@ -126,6 +126,20 @@ describe("loopback server", () => {
       inputs: 1,
       inFlight: 0,
       maxInFlight: 1,
+      // No batch endpoint was called.
+      batch: {
+        uploads: 0,
+        uploadedLines: 0,
+        batchesCreated: 0,
+        polls: 0,
+        downloads: 0,
+        filesDeleted: 0,
+        linesCompleted: 0,
+        linesFailed: 0,
+        inputs: 0,
+        tokensBilled: 0,
+        cost: 0,
+      },
     });
     h.emulator.reset();
     expect(h.emulator.calls).toEqual([]);

@@ -4,6 +4,7 @@
  * order: route, authenticate, pick the fault, parse, validate, rate-limit, embed, corrupt, wait.
  */
 import { deterministicEmbedding } from "../deterministic-embedding.js";
+import { BatchService } from "./batches.js";
 import { type Dialect, type EmbedJob, isReply, type Reply } from "./dialect.js";
 import { encodeEmbedding } from "./encoding.js";
 import { type EmulatorFault, FaultSchedule } from "./faults.js";
@@ -34,6 +35,7 @@ interface Decision {
 
 export class EmulatorCore {
   readonly faults = new FaultSchedule();
+  readonly batches: BatchService;
   private windows = new Map<string, RateLimitEnforcer>();
   private log: EmulatorCall[] = [];
   private counters = {
@@ -51,6 +53,7 @@ export class EmulatorCore {
 
   constructor(readonly options: ResolvedEmulatorOptions) {
     this.slots = new Slots(options.maxConcurrency);
+    this.batches = new BatchService(options, DIALECTS);
   }
 
   get calls(): readonly EmulatorCall[] {
@@ -58,7 +61,7 @@ export class EmulatorCore {
   }
 
   get stats(): EmulatorStats {
-    return { ...this.counters };
+    return { ...this.counters, batch: this.batches.stats };
   }
 
   /** Clears calls, stats, rate-limit windows and faults; ends waiting requests without an answer. */
@@ -67,6 +70,7 @@ export class EmulatorCore {
     this.sequence = 0;
     this.windows.clear();
     this.faults.clear();
+    this.batches.reset();
     const { inFlight } = this.counters;
     this.counters = {
       requests: 0,
@@ -127,10 +131,29 @@ export class EmulatorCore {
     let tokens = 0;
     const key = bearer(request.headers.authorization);
 
-    if (request.path !== "/v1/embeddings" || request.method !== "POST") {
+    const batchEndpoint = BatchService.serves(request.path);
+    if (!batchEndpoint && (request.path !== "/v1/embeddings" || request.method !== "POST")) {
       reply = dialect.notFound(request.method, request.path);
     } else if (!key || (options.apiKeys && !options.apiKeys.has(key))) {
       reply = dialect.unauthorized(!key);
+    } else if (batchEndpoint) {
+      fault = this.faults.next(request.api);
+      if (fault?.type === "drop_connection") {
+        this.record(request, id, now, body, null, 0, 0, fault);
+        return { outcome: DROP, delayMs: options.latency.baseMs };
+      }
+      if (fault?.type === "stall") stallMs = fault.ms ?? 60_000;
+      reply =
+        fault && REPLACING.has(fault.type)
+          ? this.faultReply(dialect, fault, body)
+          : this.batches.handle(
+              request.api,
+              request.method,
+              request.path,
+              request.url,
+              request.headers,
+              request.body,
+            );
     } else {
       fault = this.faults.next(request.api);
       if (fault?.type === "stall") stallMs = fault.ms ?? 60_000;
@@ -172,7 +195,7 @@ export class EmulatorCore {
       body,
       reply.status,
       success ? tokens : 0,
-      success ? job!.inputs.length : 0,
+      success && job ? job.inputs.length : 0,
       fault,
     );
     const delayMs = options.latency.baseMs + (success ? options.latency.perTokenMs * tokens : 0) + stallMs;

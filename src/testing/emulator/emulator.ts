@@ -1,3 +1,4 @@
+import type { EmulatorBatchFault } from "./batches.js";
 import { EmulatorCore } from "./core.js";
 import type { EmulatorFault, EmulatorFaultType, InjectOptions, RandomFaults } from "./faults.js";
 import { listen } from "./http-server.js";
@@ -44,6 +45,19 @@ export interface EmbeddingsEmulator {
   setFaults(config: RandomFaults | null): void;
   /** Injected faults not shown yet. */
   readonly pendingFaults: number;
+  /**
+   * Queues misbehaviours for the next batch created (one call per batch, in order): failed lines,
+   * expiry, cancellation, a failed batch, bad output lines.
+   *
+   * @example
+   * ```ts
+   * emulator.injectBatch([{ type: "fail_lines", lines: [2] }, { type: "bad_line", line: 1, kind: "unknown_custom_id" }]);
+   * emulator.injectBatch({ type: "expire", completedLines: 3 });
+   * ```
+   */
+  injectBatch(faults: EmulatorBatchFault | readonly EmulatorBatchFault[]): void;
+  /** Files stored by the Files endpoints now (uploads and batch outputs not yet deleted). */
+  readonly storedFiles: number;
   /** Requests seen, in arrival order (the last `maxRecordedCalls`). A copy: it does not update. */
   readonly calls: readonly EmulatorCall[];
   /** Counters since creation or `reset()`. A snapshot. */
@@ -58,7 +72,9 @@ export interface EmbeddingsEmulator {
 /**
  * Creates an emulator of the Voyage (`POST {root}/v1/embeddings`) and OpenAI
  * (`POST {root}/v1/embeddings`) embeddings APIs: their documented limits, validation and error bodies,
- * rate limits, faults, and recorded calls. Vectors are `deterministicEmbedding(text, dimensions)` of
+ * rate limits, faults, and recorded calls; and of both APIs' Files and Batches endpoints
+ * (`{root}/v1/files`, `{root}/v1/batches`), with a configurable turnaround, batch faults and a cost
+ * counter. Vectors are `deterministicEmbedding(text, dimensions)` of
  * each (possibly truncated) input, Voyage's `input_type` aside; tokens are `emulatorTokenCount(text)`.
  *
  * @example
@@ -78,6 +94,10 @@ export function createEmbeddingsEmulator(options: EmbeddingsEmulatorOptions = {}
     setFaults: (config) => core.faults.setRandom(config),
     get pendingFaults() {
       return core.faults.pending;
+    },
+    injectBatch: (faults) => core.batches.inject(faults),
+    get storedFiles() {
+      return core.batches.fileCount;
     },
     get calls() {
       return core.calls;

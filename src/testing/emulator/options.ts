@@ -1,4 +1,5 @@
 import { InvalidOptionError } from "../../errors/invalid-option-error.js";
+import type { EmulatorBatchOptions } from "./batches.js";
 
 /** The modelled cost of a request. Real timers run, so keep it small in unit tests. */
 export interface EmulatorLatency {
@@ -110,6 +111,11 @@ export interface EmbeddingsEmulatorOptions {
    */
   readonly maxRecordedCalls?: number;
   /**
+   * The Files and Batches endpoints: how long a batch takes.
+   * @default { turnaroundMs: 0 }
+   */
+  readonly batches?: EmulatorBatchOptions;
+  /**
    * The clock of the rate-limit windows and call timestamps, in milliseconds. Inject one to test
    * rate limits without waiting; latency and stalls always use real timers.
    * @default Date.now
@@ -134,6 +140,7 @@ export interface ResolvedEmulatorOptions {
   readonly maxConcurrency: number;
   readonly openaiIgnoresEncodingFormat: boolean;
   readonly maxRecordedCalls: number;
+  readonly batches: { readonly turnaroundMs: number };
   readonly clock: () => number;
 }
 
@@ -170,6 +177,8 @@ export function resolveOptions(options: EmbeddingsEmulatorOptions = {}): Resolve
   if (maxConcurrency !== undefined) positiveInteger("maxConcurrency", maxConcurrency);
   if (maxRecordedCalls !== Number.POSITIVE_INFINITY) nonNegativeInteger("maxRecordedCalls", maxRecordedCalls);
   if (typeof clock !== "function") throw new InvalidOptionError("clock", "a function returning milliseconds");
+  const turnaroundMs = options.batches?.turnaroundMs ?? 0;
+  nonNegative("batches.turnaroundMs", turnaroundMs);
 
   return {
     dimensions: (model, fallback) =>
@@ -186,6 +195,7 @@ export function resolveOptions(options: EmbeddingsEmulatorOptions = {}): Resolve
     maxConcurrency: maxConcurrency ?? Number.POSITIVE_INFINITY,
     openaiIgnoresEncodingFormat,
     maxRecordedCalls,
+    batches: { turnaroundMs },
     clock,
   };
 }

@@ -72,6 +72,37 @@ export interface EmulatorStats {
   readonly inFlight: number;
   /** Most requests handled at once so far: check a client's concurrency limit with it. */
   readonly maxInFlight: number;
+  /** The Files and Batches endpoints. */
+  readonly batch: EmulatorBatchStats;
+}
+
+/** Counters of the Files and Batches endpoints (both APIs together). */
+export interface EmulatorBatchStats {
+  /** Files uploaded. */
+  readonly uploads: number;
+  /** Request lines in the uploaded files. */
+  readonly uploadedLines: number;
+  /** Batches created. */
+  readonly batchesCreated: number;
+  /** Reads of a batch's status. */
+  readonly polls: number;
+  /** Downloads of a file's content. */
+  readonly downloads: number;
+  /** Files deleted. */
+  readonly filesDeleted: number;
+  /** Request lines answered. */
+  readonly linesCompleted: number;
+  /** Request lines failed (errors, expiry, cancellation). */
+  readonly linesFailed: number;
+  /** Embeddings returned in answered lines. */
+  readonly inputs: number;
+  /** Tokens billed at the batch price. */
+  readonly tokensBilled: number;
+  /**
+   * What those tokens cost in realtime-token units: each token times the batch price ratio (OpenAI
+   * 0.5, Voyage 0.67). Compare with `tokensBilled` of realtime requests, which cost 1 each.
+   */
+  readonly cost: number;
 }
 
 /** Options of `emulator.listen()`. */
