@@ -26,9 +26,14 @@ const byVersion = (a, b) => {
 };
 
 /** Released versions of `name` in `range`, ascending, from the registry. */
+/** `npm view <spec> <field> --json`, parsed; `fallback` when the registry has no such field. */
+async function npmView(spec, field, fallback) {
+  const { stdout } = await promisify(execFile)("npm", ["view", spec, field, "--json"]);
+  return stdout ? JSON.parse(stdout) : fallback;
+}
+
 async function versions(name, range) {
-  const { stdout } = await promisify(execFile)("npm", ["view", `${name}@${range}`, "version", "--json"]);
-  const parsed = JSON.parse(stdout || "[]");
+  const parsed = await npmView(`${name}@${range}`, "version", []);
   const list = Array.isArray(parsed) ? parsed : [parsed];
   // Pre-releases are not what a user gets from the range.
   return list.filter((v) => !v.includes("-")).sort(byVersion);
@@ -42,11 +47,10 @@ async function pick(name, range, which) {
 
 /** The peer dependencies `spec` requires (not marked optional), from the registry. */
 async function requiredPeers(spec) {
-  const field = async (name) => {
-    const { stdout } = await promisify(execFile)("npm", ["view", spec, name, "--json"]);
-    return JSON.parse(stdout || "{}");
-  };
-  const [peers, meta] = await Promise.all([field("peerDependencies"), field("peerDependenciesMeta")]);
+  const [peers, meta] = await Promise.all([
+    npmView(spec, "peerDependencies", {}),
+    npmView(spec, "peerDependenciesMeta", {}),
+  ]);
   return Object.fromEntries(Object.entries(peers).filter(([name]) => !meta[name]?.optional));
 }
 

@@ -22,10 +22,7 @@ import {
   type EmulatorServer,
   memoryStore,
 } from "../../src/testing/index.js";
-import { rejectionOf } from "./helpers.js";
-
-/** A stall far beyond any client timeout under test: a call that settles sooner gave up on its own. */
-const STALL_MS = 60_000;
+import { HOLD_MS, rejectionOf } from "./helpers.js";
 
 const KEY = "ai-sdk-bridge-test-key-0123456789";
 const emulator = createEmbeddingsEmulator({ apiKeys: [KEY] });
@@ -154,17 +151,17 @@ describe.each(CASES)("aiSdkProvider($name)", (c) => {
   });
 
   it("times out after timeoutMs with a retryable timeout error, aborting the request", async () => {
-    emulator.inject({ type: "stall", ms: STALL_MS });
+    emulator.inject({ type: "stall", ms: HOLD_MS });
     const started = Date.now();
     const error = await rejectionOf(provider({ timeoutMs: 150 }).embed(["a"]));
     // Before the stalled answer could come: it gave up on its own timer, however loaded the machine.
-    expect(Date.now() - started).toBeLessThan(STALL_MS);
+    expect(Date.now() - started).toBeLessThan(HOLD_MS);
     expect(error).toMatchObject({ reason: "timeout", isRetryable: true });
     expect(error.message).toContain("150 ms");
   });
 
   it("rejects with exactly signal.reason when aborted, promptly", async () => {
-    emulator.inject({ type: "stall", ms: STALL_MS });
+    emulator.inject({ type: "stall", ms: HOLD_MS });
     const controller = new AbortController();
     const reason = new Error("stop");
     const pending = provider().embed(["a"], { signal: controller.signal });
@@ -172,7 +169,7 @@ describe.each(CASES)("aiSdkProvider($name)", (c) => {
     const t0 = Date.now();
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);
-    expect(Date.now() - t0).toBeLessThan(STALL_MS);
+    expect(Date.now() - t0).toBeLessThan(HOLD_MS);
     await expect(provider().embed(["a"], { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
   });
 });

@@ -107,7 +107,7 @@ export function embeddingsBody(
   );
 }
 
-/** How long `holdRequest` holds a request that nobody aborts: far beyond any client timeout under test. */
+/** How long a test server holds a request nobody aborts (`holdRequest`, an emulator stall): far beyond any client timeout under test. */
 export const HOLD_MS = 60_000;
 
 /**
