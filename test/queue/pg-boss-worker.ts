@@ -2,7 +2,7 @@
  * A pg-boss backfill worker process for the multi-machine tests:
  *   node --import tsx test/queue/pg-boss-worker.ts
  * It works the ranges of one or more queues (W_RUNS, a JSON list of { queue, table, voyageURL?,
- * apiKey?, workers?, paused?, backfill? }) until SIGTERM, then stops (finishing the ranges in hand) and exits 0.
+ * apiKey?, workers?, paused?, hangAt?, backfill? }) until SIGTERM, then stops (finishing the ranges in hand) and exits 0.
  * Paused entries start working on SIGUSR2: a worker that joins a run midway, without the seconds a
  * process takes to load while the run goes on. W_DB is `node-postgres:<url>`, W_OPTIONS the per-range
  * backfill options; the key is VOYAGE_API_KEY unless an entry names its own.
@@ -26,6 +26,8 @@ export interface WorkerRun {
   readonly apiKey?: string;
   readonly workers?: number;
   readonly paused?: boolean;
+  /** From this request on, the request never returns: a worker stuck with a request in flight. */
+  readonly hangAt?: number;
   /** `backfill()` options of this queue's ranges, over W_OPTIONS. */
   readonly backfill?: Record<string, unknown>;
 }
@@ -61,6 +63,7 @@ async function main(): Promise<number> {
       limits: voyage.limits,
       embed: (texts, callOptions) => {
         mark(`@embed ${name} ${++requests}`);
+        if (run.hangAt !== undefined && requests >= run.hangAt) return new Promise(() => {});
         return voyage.embed(texts, callOptions);
       },
     };

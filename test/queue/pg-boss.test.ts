@@ -204,7 +204,7 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
       backfill: SHARED_RUN,
     };
     const runs: WorkerRun[][] = [
-      [four, { queue: queues.kill, table: "pgbk" }],
+      [four, { queue: queues.kill, table: "pgbk", hangAt: 3 }],
       [four, { queue: queues.kill, table: "pgbk", paused: true }],
       [four, { queue: queues.dead, table: "pgbd", voyageURL: echoURL, apiKey: BAD_KEY }],
       [four],
@@ -272,11 +272,10 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
     const [victim, late] = [procs[0]!, procs[1]!];
     await enqueueBackfill({ boss, queue: queues.kill, store, run: "r1", rangeSize: 25 });
 
-    // Alone on the run, the victim dies on its third request: inside its first range, a request in
-    // flight. Then a second worker joins: the only one left, it must take every other range, and the
+    // Alone on the run, the victim dies with its third request in flight (it never returns: the
+    // range's last, so the range cannot finish before the kill). Then a second worker joins: the only one left, it must take every other range, and the
     // dead worker's range once pg-boss notices (missed heartbeats on pg-boss 12, expiry on 10).
     await victim.line((line) => line === "@embed embed-kill 3");
-    await new Promise((resolve) => setTimeout(resolve, 20));
     victim.worker.child.kill("SIGKILL");
     await victim.worker;
     const started = victim.lines.filter((l) => l.startsWith("@start embed-kill ")).map((l) => l.split(" "));
