@@ -7,7 +7,11 @@
  * Real-server suites are never silently skipped: without DATABASE_URL they are reported as NOT RUN,
  * and under CI (CI set) a missing DATABASE_URL fails the run.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
@@ -56,10 +60,58 @@ export interface DatabaseFactory {
 
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 
+/** The installed version of a package (its `package.json` is not among its exports). */
+async function versionOf(name: string): Promise<string> {
+  let dir = dirname(createRequire(import.meta.url).resolve(name));
+  for (;;) {
+    try {
+      const json = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (json.name === name) return json.version ?? "";
+    } catch {}
+    if (dir === dirname(dir)) return "";
+    dir = dirname(dir);
+  }
+}
+
+const templates = new Map<boolean, Promise<Blob>>();
+
+/**
+ * The data directory of a new PGlite database (with the vector extension created, or without), as a
+ * tar: made once per machine and PGlite version, in the temp directory, and loaded by every later
+ * instance. A new PGlite otherwise runs initdb, seconds of CPU each time; loading the tar skips it.
+ */
+function pgliteTemplate(withVector: boolean): Promise<Blob> {
+  let template = templates.get(withVector);
+  if (!template) {
+    template = (async () => {
+      const versions = `${await versionOf("@electric-sql/pglite")} ${await versionOf("@electric-sql/pglite-pgvector")}`;
+      const key = createHash("sha256").update(`${versions} ${withVector}`).digest("hex").slice(0, 16);
+      const path = join(tmpdir(), `relay-embeddings-test-pglite-${key}.tar`);
+      try {
+        return new Blob([await readFile(path)]);
+      } catch {}
+      const client = await PGlite.create(withVector ? { extensions: { vector } } : {});
+      if (withVector) await client.exec("create extension if not exists vector");
+      const dump = await client.dumpDataDir("none");
+      await client.close();
+      // Written under another name, then renamed: a process reading it never sees half a file.
+      const partial = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+      await writeFile(partial, new Uint8Array(await dump.arrayBuffer()));
+      await rename(partial, path);
+      return dump;
+    })();
+    templates.set(withVector, template);
+  }
+  return template;
+}
+
 async function createPglite(options: { vector?: boolean } = {}): Promise<TestDatabase> {
   const withVector = options.vector ?? true;
-  const client = await PGlite.create(withVector ? { extensions: { vector } } : {});
-  if (withVector) await client.exec("create extension if not exists vector");
+  const loadDataDir = await pgliteTemplate(withVector);
+  const client = await PGlite.create(withVector ? { extensions: { vector }, loadDataDir } : { loadDataDir });
   const db = drizzlePglite({ client }) as unknown as AnyDb;
   return {
     driver: "pglite",
