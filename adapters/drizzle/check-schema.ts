@@ -13,7 +13,8 @@ import type { StoreConfig } from "./config.js";
 
 /**
  * Everything `prepare()` checks before the first provider call: the `vector` extension, the tables
- * and columns, the embedding column's type and dimensions, and the unique indexes keyset paging and
+ * and columns, the embedding column's type (`vector`, `halfvec` or `bit`, the one the Drizzle schema
+ * declares and the provider's vectors fit) and dimensions, and the unique indexes keyset paging and
  * upserts rely on. Each failure is a typed error saying what to do (the PostgreSQL kit's checks, fed
  * with the Drizzle tables and columns).
  */
@@ -46,13 +47,12 @@ export async function checkSchema(
       { reason: "schema" },
     );
   }
-  const declared = (config.target.embedding as PgColumn & { dimensions?: unknown }).dimensions;
+  const { dimensions, type } = config.target;
   checkVectorColumn({
     table: config.target.name,
     column: found.find((info) => info.name === config.target.embedding.name)!,
     target,
-    declared:
-      typeof declared === "number" ? { dimensions: declared, where: "the Drizzle schema" } : undefined,
+    declared: dimensions === undefined ? undefined : { dimensions, type, where: "the Drizzle schema" },
   });
   await checkUniqueIndex(session, source.name, [source.key.name], "so rows can be paged by key");
   if (config.layout === "separate") {

@@ -2,7 +2,12 @@ import { getTableColumns, is, type SQL } from "drizzle-orm";
 import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { KeyRange } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
-import { tableName as kitTableName, type TableName } from "../../src/postgres/index.js";
+import {
+  tableName as kitTableName,
+  type TableName,
+  type VectorColumnType,
+  vectorColumnType,
+} from "../../src/postgres/index.js";
 import { DEFAULT_BATCH_JOBS_TABLE } from "./batch-jobs.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
@@ -25,6 +30,10 @@ export interface StoreConfig {
     /** The key column on the target: `target.key`, or the source key in the same-row layout. */
     readonly key: PgColumn;
     readonly embedding: PgColumn;
+    /** The embedding column's type, as the Drizzle schema declares it (`prepare()` checks the database's). */
+    readonly type: VectorColumnType;
+    /** Its dimensions as declared (`vector(n)`, `halfvec(n)`; bits for `bit(n)`), when declared. */
+    readonly dimensions: number | undefined;
     readonly model: PgColumn;
     readonly hash: PgColumn;
     readonly version: PgColumn | undefined;
@@ -113,9 +122,14 @@ export function resolveConfig(
   const column = (value: unknown, option: string) =>
     requireColumn(value, targetTable, option, "target.table");
   const embedding = column(target.embedding, "target.embedding");
-  if (!embedding.getSQLType().startsWith("vector")) {
-    throw new InvalidOptionError("target.embedding", "a pgvector `vector(n)` column");
+  const embeddingType = vectorColumnType(/^\w+/.exec(embedding.getSQLType())?.[0] ?? "");
+  if (!embeddingType) {
+    throw new InvalidOptionError(
+      "target.embedding",
+      "a pgvector column: `vector(n)`, `halfvec(n)` or `bit(n)` (Drizzle's vector(), halfvec(), bit())",
+    );
   }
+  const declared = (embedding as PgColumn & { dimensions?: unknown }).dimensions;
   const targetKey = layout === "separate" ? column(target.key, "target.key") : sourceKey;
   if (targetKey.dataType !== sourceKey.dataType) {
     throw new InvalidOptionError(
@@ -159,6 +173,8 @@ export function resolveConfig(
       name: tableName(targetTable),
       key: targetKey,
       embedding,
+      type: embeddingType,
+      dimensions: typeof declared === "number" ? declared : undefined,
       model,
       hash,
       version: versionColumn,

@@ -63,7 +63,13 @@ export async function copyNewRows(
   if (!plan) return false;
   const version = target.version ? [config.version ?? null] : [];
   const file = copyFile(
-    rows.map((row) => [plan.encodeKey(row.key), row.embedding, model, row.hash, ...version]),
+    rows.map((row) => [
+      plan.encodeKey(row.key),
+      plan.encodeVector(row.embedding),
+      model,
+      row.hash,
+      ...version,
+    ]),
   );
   try {
     await tx.transaction((savepoint) => sessionOf(savepoint, true).copyIn(plan.into, file));

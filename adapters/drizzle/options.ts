@@ -20,10 +20,15 @@ export type ColumnOf<Table extends PgTable, Facts extends object = object> = PgC
   readonly _: { readonly tableName: Table["_"]["name"] } & Facts;
 };
 
-/** The Drizzle column types that hold a pgvector `vector(n)`: Drizzle's `vector()`. */
-export type VectorColumnType = "PgVector";
+/**
+ * The Drizzle column types that hold pgvector vectors: Drizzle's `vector()` (`vector(n)`), `halfvec()`
+ * (`halfvec(n)`) and `bit()` (`bit(n)`, for packed-bit vectors).
+ */
+export type VectorColumnType = "PgVector" | "PgHalfVector" | "PgBinaryVector";
 
-/** A pgvector `vector(n)` column of `Table` (Drizzle's `vector("…", { dimensions })`). */
+/**
+ * A pgvector column of `Table`: Drizzle's `vector("…", { dimensions })`, `halfvec(…)` or `bit(…)`.
+ */
 export type VectorColumnOf<Table extends PgTable> = ColumnOf<
   Table,
   { readonly columnType: VectorColumnType }
@@ -123,7 +128,16 @@ export interface DrizzleTargetOptions<
    * @default undefined (same-row layout)
    */
   readonly key?: ColumnOf<Table, { readonly data: KeyData }>;
-  /** A pgvector `vector(n)` column; `n` must equal the provider's dimensions. */
+  /**
+   * The column receiving the vectors, of the provider's size:
+   *
+   * - `vector(n)` (Drizzle `vector()`): 4 bytes a dimension;
+   * - `halfvec(n)` (Drizzle `halfvec()`): 2 bytes a dimension, each value rounded to half precision
+   *   (about 3 significant digits; values beyond ±65,504 are refused);
+   * - `bit(n)` (Drizzle `bit()`): one bit a dimension, for providers of packed bits
+   *   (`vectorType: "bit"`, e.g. Voyage with `outputDtype: "ubinary"` or `"binary"`); `n` is the
+   *   output dimension (8 × the provider's `dimensions`). Searches use Hamming distance.
+   */
   readonly embedding: VectorColumnOf<Table>;
   /** A text column receiving the model id; a different model makes the row stale. */
   readonly model: TextColumnOf<Table>;

@@ -1,8 +1,8 @@
-import { and, cosineDistance, eq, isNotNull, ne, type SQL, sql } from "drizzle-orm";
-import { validateQueryVector } from "../../src/backfill/validate-embeddings.js";
+import { and, eq, isNotNull, ne, type SQL, sql } from "drizzle-orm";
 import { InvalidOptionError } from "../../src/errors/index.js";
 import { guard } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
+import { distanceTo, queryValue } from "./distance.js";
 import type { AnyPgDatabase } from "./driver.js";
 
 /**
@@ -16,9 +16,12 @@ import type { AnyPgDatabase } from "./driver.js";
 export interface SimilarRow<Id = unknown> {
   /** The source row's key. */
   readonly id: Id;
-  /** Cosine distance to the query, `0` (same direction) to `2` (opposite). */
+  /**
+   * Cosine distance to the query, `0` (same direction) to `2` (opposite); on a `bit` column, Hamming
+   * distance as the fraction of bits that differ, `0` to `1`.
+   */
   readonly distance: number;
-  /** `1 - distance`: cosine similarity, `1` for identical directions. */
+  /** `1 - distance`: cosine similarity, `1` for identical directions (on a `bit` column, the fraction of equal bits). */
   readonly similarity: number;
 }
 
@@ -82,7 +85,10 @@ function mapRows<Id>(rows: { id: unknown; distance: number }[]): SimilarRow<Id>[
     .map((row) => ({ id: row.id as Id, distance: row.distance, similarity: 1 - row.distance }));
 }
 
-/** The `limit` rows nearest to `vector` by cosine distance (`<=>`, served by an HNSW cosine index). */
+/**
+ * The `limit` rows nearest to `vector` by cosine distance (`<=>`, served by an HNSW cosine index), or
+ * Hamming distance on a `bit` column (`<~>`, `vector` then being packed bits).
+ */
 export async function nearest<Id>(
   config: StoreConfig,
   db: AnyPgDatabase,
@@ -91,10 +97,8 @@ export async function nearest<Id>(
 ): Promise<SimilarRow<Id>[]> {
   const limit = checkLimit(options.limit ?? 10);
   const { source, target } = config;
-  const declared = (target.embedding as { dimensions?: unknown }).dimensions;
-  const checked = validateQueryVector(vector, typeof declared === "number" ? declared : undefined);
-  // Drizzle serialises vectors with JSON.stringify: a Float32Array must become a plain array.
-  const distance = cosineDistance(target.embedding, Array.from(checked)).mapWith(Number);
+  const { order, distance: measured } = distanceTo(config, queryValue(config, vector));
+  const distance = measured.mapWith(Number);
   const filter = and(source.filter, options.filter);
   let query = db.select({ id: target.key, distance }).from(target.table).$dynamic();
   if (filter && config.layout === "separate")
@@ -108,7 +112,7 @@ export async function nearest<Id>(
           filter,
         ),
       )
-      .orderBy(distance)
+      .orderBy(order)
       .limit(limit),
   );
   return mapRows<Id>(rows);
@@ -133,7 +137,8 @@ export async function findSimilar<Id>(
   // Scalar subqueries run once (an InitPlan): the index sees a constant query vector.
   const of = (column: typeof target.embedding) =>
     sql`(select ${column} from ${target.table} where ${eq(target.key, id)})`;
-  const distance = sql<number>`${target.embedding} <=> ${of(target.embedding)}`.mapWith(Number);
+  const { order, distance: measured } = distanceTo(config, of(target.embedding));
+  const distance = measured.mapWith(Number);
   let query = db.select({ id: target.key, distance }).from(target.table).$dynamic();
   if (source.filter && config.layout === "separate") {
     query = query.innerJoin(source.table, eq(source.key, target.key));
@@ -149,7 +154,7 @@ export async function findSimilar<Id>(
           source.filter,
         ),
       )
-      .orderBy(distance)
+      .orderBy(order)
       .limit(limit),
   );
   return mapRows<Id>(rows);

@@ -1,9 +1,11 @@
 import type { EmbeddingRecord, WriteOptions, WriteResult } from "../../src/contracts/embedding-store.js";
-import { DimensionMismatchError } from "../../src/errors/index.js";
+import { DimensionMismatchError, StoreError } from "../../src/errors/index.js";
 import {
   cancelOnAbort,
   guard,
+  HALF_MAX,
   type HeldLock,
+  halfOverflow,
   type PgSession,
   type StagedRow,
   stageRows,
@@ -26,6 +28,13 @@ function checkDimensions(config: StoreConfig, records: readonly EmbeddingRecord[
       throw new DimensionMismatchError(
         `The vector for ${config.source.name.display} row ${formatKey(record.id)} has ${record.embedding.length} dimensions; ${column} is written with ${dimensions}`,
         { expected: dimensions, actual: record.embedding.length, source: "store" },
+      );
+    }
+    const at = config.target.type === "halfvec" ? halfOverflow(record.embedding) : undefined;
+    if (at !== undefined) {
+      throw new StoreError(
+        `The vector for ${config.source.name.display} row ${formatKey(record.id)} has ${record.embedding[at]} at position ${at}, beyond what the halfvec column ${config.target.name.display}.${config.target.embedding.name} holds (±${HALF_MAX.toLocaleString("en-US")}): use a vector column.`,
+        { reason: "row", rowId: record.id },
       );
     }
   }
@@ -107,7 +116,8 @@ export async function writeRecords<Id>(
       stored = stored.concat(fresh);
     }
     if (stored.length > 0) {
-      await stageRows(session, stored, { binary: config.binaryWrites, cache }, async (rows) => {
+      const staging = { binary: config.binaryWrites, cache, type: config.target.type };
+      await stageRows(session, stored, staging, async (rows) => {
         await tx.execute(upsertStatement(config, rows, options.model));
       });
     }

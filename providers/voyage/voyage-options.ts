@@ -17,7 +17,9 @@ export type VoyageEmbeddingModelId =
 
 /**
  * Data type of the returned vectors. `binary` and `ubinary` pack 8 dimensions into each byte: the
- * vectors then hold `outputDimension / 8` values (signed for `binary`, unsigned for `ubinary`).
+ * vectors then hold `outputDimension / 8` values. Voyage sends `binary` as signed bytes (offset binary,
+ * the unsigned byte minus 128) and `ubinary` as unsigned ones; the provider gives both as the unsigned
+ * bytes (`vectorType: "bit"`), for a `bit(outputDimension)` column.
  */
 export type VoyageOutputDtype = "float" | "int8" | "uint8" | "binary" | "ubinary";
 
@@ -50,7 +52,9 @@ export interface VoyageProviderOptions {
   /**
    * Data type of the vectors (`output_dtype`). Anything other than `float` needs a model of the 3.5,
    * 4, code-3 or 3-large families. With `binary` / `ubinary` the provider's `dimensions` is the length
-   * of the returned (packed) vectors: `outputDimension / 8`.
+   * of the returned (packed) vectors, `outputDimension / 8`, and its `vectorType` is `"bit"`: the
+   * store's column must be `bit(outputDimension)`. `int8` / `uint8` vectors go in `vector` or `halfvec`
+   * columns like floats.
    * @default "float"
    */
   outputDtype?: VoyageOutputDtype;

@@ -6,6 +6,7 @@ import type {
   EmbeddingProviderLimits,
   EmbedResult,
   InputType,
+  VectorType,
 } from "../../src/index.js";
 import { InvalidOptionError } from "../../src/index.js";
 import {
@@ -25,7 +26,7 @@ const ENCODING: Record<VoyageOutputDtype, EmbeddingEncoding> = {
   float: "float32",
   int8: "int8",
   uint8: "uint8",
-  binary: "int8",
+  binary: "offset-binary",
   ubinary: "uint8",
 };
 
@@ -92,6 +93,7 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
   readonly provider = "voyage";
   readonly model: string;
   readonly dimensions: number;
+  readonly vectorType: VectorType;
   readonly limits: EmbeddingProviderLimits;
   readonly truncates: boolean;
   readonly supportsParallelCalls = true;
@@ -139,6 +141,7 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
     const facts = VOYAGE_MODELS[options.model];
     this.model = options.model;
     this.dimensions = resolveDimensions(options, outputDtype);
+    this.vectorType = outputDtype === "binary" || outputDtype === "ubinary" ? "bit" : "float";
     this.limits = mergeLimits(
       facts
         ? {
@@ -200,7 +203,9 @@ class VoyageEmbeddingProvider implements EmbeddingProvider {
 /**
  * An {@link EmbeddingProvider} for Voyage AI, built on the `voyageai` SDK (a peer dependency,
  * ≥ 0.3.1 < 0.5) with its retries off: `backfill()` owns retries. Vectors come as base64 and are decoded
- * to `Float32Array` (`float`), `Int8Array` (`int8`, `binary`) or `Uint8Array` (`uint8`, `ubinary`).
+ * to `Float32Array` (`float`), `Int8Array` (`int8`) or `Uint8Array` (`uint8`; `binary` and `ubinary`,
+ * whose packed bits it declares as `vectorType: "bit"`, `binary` with its offset of 128 taken out so
+ * both give the same bytes: store them in a `bit(outputDimension)` column).
  * Throws {@link InvalidOptionError} at creation when the key is missing or an option is invalid.
  *
  * @example

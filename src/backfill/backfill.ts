@@ -59,6 +59,7 @@ export async function backfill<Id = unknown>(options: BackfillOptions<Id>): Prom
     provider: provider.provider,
     model: provider.model,
     dimensions: provider.dimensions,
+    ...(provider.vectorType === "bit" ? { vectorType: "bit" as const } : {}),
   };
   const run: Run<Id> =
     resolved.mode === "batch"

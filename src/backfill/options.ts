@@ -236,6 +236,11 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
     "an EmbeddingStore (an object with `scan` and `write` functions)",
   );
   check(isPositiveInteger(provider.dimensions), "provider.dimensions", "a positive integer");
+  check(
+    provider.vectorType === undefined || provider.vectorType === "float" || provider.vectorType === "bit",
+    "provider.vectorType",
+    '"float", "bit" or undefined',
+  );
   const limits = provider.limits;
   check(
     isPositiveInteger(limits?.maxInputsPerRequest),

@@ -1,4 +1,4 @@
-import type { EmbedResult } from "../contracts/embedding-provider.js";
+import type { EmbedResult, VectorType } from "../contracts/embedding-provider.js";
 import { DimensionMismatchError } from "../errors/dimension-mismatch-error.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
 import { InvalidResponseError } from "../errors/invalid-response-error.js";
@@ -6,13 +6,13 @@ import { formatId, formatIds } from "./format-ids.js";
 
 /**
  * Checks a provider's answer before anything is written (one vector per input, each `dimensions`
- * long, every value finite once stored as float4) and returns the vectors as `Float32Array`s, the
- * precision pgvector stores.
+ * long, every value finite once stored as float4, or a byte from 0 to 255 for packed bits) and
+ * returns the vectors as `Float32Array`s, the precision pgvector stores.
  */
 export function validateEmbeddings(
   result: EmbedResult,
   ids: readonly unknown[],
-  identity: { provider: string; model: string; dimensions: number },
+  identity: { provider: string; model: string; dimensions: number; vectorType?: VectorType },
 ): Float32Array[] {
   const name = `${identity.provider}/${identity.model}`;
   const fields = { provider: identity.provider, model: identity.model };
@@ -47,6 +47,17 @@ export function validateEmbeddings(
         `${name} returned a non-finite value (${String((vector as ArrayLike<unknown>)[bad])}) at position ${bad} of the vector for row ${id}; nothing of this batch was written.`,
         fields,
       );
+    }
+    if (identity.vectorType === "bit") {
+      const notByte = out.findIndex((x) => !Number.isInteger(x) || x < 0 || x > 255);
+      if (notByte !== -1) {
+        throw new InvalidResponseError(
+          `${name} returned ${String(out[notByte])} at position ${notByte} of the packed-bit vector for row ${id}, where a byte (an integer from 0 to 255) belongs; nothing of this batch was written.`,
+          fields,
+        );
+      }
+      // All bits clear is a valid bit vector: Hamming distance is defined for it.
+      return out;
     }
     if (isZero(out)) {
       throw new InvalidResponseError(

@@ -45,11 +45,23 @@ export interface RateLimitInfo {
   readonly resetTokensMs?: number;
 }
 
+/**
+ * What the values of a provider's vectors are.
+ *
+ * - `"float"`: numbers, one per dimension; stored in `vector(n)` or `halfvec(n)` columns.
+ * - `"bit"`: packed bits, eight dimensions per value: each value a byte from 0 to 255 whose most
+ *   significant bit is the first of its eight dimensions (Voyage's `ubinary`; its `binary` is the same
+ *   bytes minus 128, which the Voyage provider adds back). A vector of `dimensions` values holds
+ *   `8 × dimensions` bits and is stored in a `bit(8 × dimensions)` column.
+ */
+export type VectorType = "float" | "bit";
+
 /** What one `embed()` call returns. */
 export interface EmbedResult {
   /**
-   * One vector per input text, in input order, each of `dimensions` finite numbers. The engine
-   * verifies all of this before anything is written.
+   * One vector per input text, in input order, each of `dimensions` finite numbers (integers from 0
+   * to 255 when the provider's `vectorType` is `"bit"`). The engine verifies all of this before
+   * anything is written.
    */
   readonly embeddings: ReadonlyArray<ArrayLike<number>>;
   /** Tokens the provider billed for the request, when it says. */
@@ -86,8 +98,14 @@ export interface EmbeddingProvider {
   readonly provider: string;
   /** Model id, stored beside every vector so a model change makes rows stale. */
   readonly model: string;
-  /** Length of every vector the provider returns. */
+  /** Length of every vector the provider returns (for packed bits, in bytes: bits / 8). */
   readonly dimensions: number;
+  /**
+   * What the vectors' values are: numbers, or packed bits (see {@link VectorType}). Stores check that
+   * their column fits it (`bit(n)` for bits) before the first request.
+   * @default "float"
+   */
+  readonly vectorType?: VectorType;
   /** Request limits the engine plans within. */
   readonly limits: EmbeddingProviderLimits;
   /**

@@ -1,4 +1,5 @@
 import type { BatchJobStore } from "./batch-job-store.js";
+import type { VectorType } from "./embedding-provider.js";
 
 /**
  * A row that needs an embedding, as the store yields it.
@@ -19,7 +20,7 @@ export interface EmbeddingRecord<Id = unknown> {
   readonly id: Id;
   /** Hash of the text that was embedded; the store writes only if the row's text still has it. */
   readonly hash: string;
-  /** The vector, `dimensions` long. */
+  /** The vector, `dimensions` long (packed bits as bytes when the target's `vectorType` is `"bit"`). */
   readonly embedding: Float32Array;
 }
 
@@ -38,8 +39,13 @@ export interface EmbeddingTarget {
   readonly provider: string;
   /** Model id stored beside each vector. */
   readonly model: string;
-  /** Vector length. */
+  /** Vector length (for packed bits, in bytes). */
   readonly dimensions: number;
+  /**
+   * What the vectors' values are: numbers or packed bits (the provider's `vectorType`).
+   * @default "float"
+   */
+  readonly vectorType?: VectorType;
 }
 
 /** Options of {@link EmbeddingStore.scan}. */

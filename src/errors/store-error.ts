@@ -8,7 +8,7 @@ export type StoreErrorReason =
   | "schema"
   /** Another process holds the partition's lock. */
   | "locked"
-  /** A row's text could not be built. */
+  /** A row's text could not be built, or its vector does not fit the column (a `halfvec` overflow). */
   | "row"
   /** The operation does not apply to this store as configured (e.g. `prune()` on the same-row layout). */
   | "unsupported"

@@ -5,6 +5,8 @@
  * pgvector's binary form of one vector: int16 dim, int16 0 (unused), then dim float4, big-endian.
  */
 
+import { type VectorColumnType, vectorBinarySize, writeVectorBinary } from "./vector-types.js";
+
 const TEXT_OID = 25;
 
 /** Bytes of one vector in pgvector's binary form. */
@@ -13,11 +15,7 @@ function vectorSize(dimensions: number): number {
 }
 
 function writeVector(view: DataView, offset: number, vector: Float32Array): number {
-  view.setInt16(offset, vector.length);
-  view.setInt16(offset + 2, 0);
-  let at = offset + 4;
-  for (let i = 0; i < vector.length; i++, at += 4) view.setFloat32(at, vector[i]!);
-  return at;
+  return writeVectorBinary(view, offset, "vector", vector);
 }
 
 function viewOf(buffer: Buffer): DataView {
@@ -38,24 +36,28 @@ function arrayHeader(view: DataView, elementOid: number, length: number): number
 }
 
 /**
- * A `vector[]` in PostgreSQL's binary array format, for a bind parameter sent in binary (a session with
- * `capabilities.binaryParameters`). `vectorOid` is the `vector` type's oid in this database
- * ({@link vectorTypeOid}).
+ * A `vector[]` (or `halfvec[]`, or `varbit[]` of packed bits: `type`) in PostgreSQL's binary array
+ * format, for a bind parameter sent in binary (a session with `capabilities.binaryParameters`).
+ * `vectorOid` is the element type's oid in this database ({@link vectorTypeOid}).
  *
  * @example
  * ```ts
  * await session.query("select count(*) from unnest($1::vector[])", [vectorArray(oid, vectors)]);
  * ```
  */
-export function vectorArray(vectorOid: number, vectors: readonly Float32Array[]): Buffer {
+export function vectorArray(
+  vectorOid: number,
+  vectors: readonly Float32Array[],
+  type: VectorColumnType = "vector",
+): Buffer {
   let size = 20;
-  for (const vector of vectors) size += 4 + vectorSize(vector.length);
+  for (const vector of vectors) size += 4 + vectorBinarySize(type, vector);
   const buffer = Buffer.allocUnsafe(size);
   const view = viewOf(buffer);
   let at = arrayHeader(view, vectorOid, vectors.length);
   for (const vector of vectors) {
-    view.setInt32(at, vectorSize(vector.length));
-    at = writeVector(view, at + 4, vector);
+    view.setInt32(at, vectorBinarySize(type, vector));
+    at = writeVectorBinary(view, at + 4, type, vector);
   }
   return buffer;
 }

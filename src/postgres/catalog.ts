@@ -105,9 +105,15 @@ export async function hasUniqueIndex(
   return truthy(row?.unique);
 }
 
-/** Oid of the `vector` type (binary array parameters name it), 0 when pgvector is not installed. */
-export async function vectorTypeOid(session: PgSession): Promise<number> {
-  const [row] = await session.query<{ oid: unknown }>(`select to_regtype('vector')::oid as oid`);
+/**
+ * Oid of the `vector` type, or of `type` (`halfvec`, `varbit`): binary array parameters name their
+ * element type. 0 when the type does not exist (pgvector not installed).
+ */
+export async function vectorTypeOid(
+  session: PgSession,
+  type: "vector" | "halfvec" | "varbit" = "vector",
+): Promise<number> {
+  const [row] = await session.query<{ oid: unknown }>("select to_regtype($1)::oid as oid", [type]);
   return Number(row?.oid ?? 0);
 }
 

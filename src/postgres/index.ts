@@ -58,4 +58,15 @@ export {
   sqlFragment,
 } from "./sql-fragment.js";
 export { type StagedRow, type StagedRows, type StagingCache, stageRows } from "./staging.js";
-export { type CreateIndexOptions, createVectorIndex } from "./vector-index.js";
+export { type CreateIndexOptions, createVectorIndex, type VectorIndexOps } from "./vector-index.js";
+export {
+  bitText,
+  HALF_MAX,
+  halfOverflow,
+  toHalfPrecision,
+  type VectorColumnType,
+  vectorBinary,
+  vectorColumnType,
+  vectorTextOf,
+  vectorTypeName,
+} from "./vector-types.js";

@@ -2,6 +2,7 @@ import type { EmbeddingTarget } from "../contracts/embedding-store.js";
 import { DimensionMismatchError, StoreError } from "../errors/index.js";
 import { type ColumnInfo, hasUniqueIndex, type TableName, tableColumns, vectorExtension } from "./catalog.js";
 import type { PgSession } from "./session.js";
+import { type VectorColumnType, vectorColumnType, vectorTypeName } from "./vector-types.js";
 
 /*
  * What a store checks in prepare(), before any provider call: each failure is a typed error that says
@@ -52,39 +53,85 @@ export interface VectorColumnCheck {
   readonly table: TableName;
   /** The column as the catalog describes it ({@link checkTableColumns}). */
   readonly column: ColumnInfo;
-  /** The model that makes the vectors. */
+  /** The model that makes the vectors (its `vectorType` decides which column types fit). */
   readonly target: EmbeddingTarget;
   /**
-   * The dimensions the store's own schema declares, and where (`"the Drizzle schema"`), used when the
-   * database column has none (`vector` without `(n)`).
+   * What the store's own schema declares, and where (`"the Drizzle schema"`): its type must be the
+   * database's, and its dimensions are used when the database column has none (`vector` without `(n)`).
    * @default undefined
    */
-  readonly declared?: { readonly dimensions: number; readonly where: string };
+  readonly declared?: {
+    readonly dimensions: number;
+    readonly where: string;
+    /** @default undefined (any type that fits the target) */
+    readonly type?: VectorColumnType;
+  };
 }
 
 /**
- * Throws unless the column is a pgvector `vector` (`StoreError`, `schema`) of the target's dimensions
- * (`DimensionMismatchError`, `source: "store"`, naming the column, both sizes and the two ways out).
+ * The column type and size the target's vectors need, in words: `bit(1024)` for packed bits,
+ * `vector(1024) or halfvec(1024)` for numbers (or the one type the store declares).
  */
-export function checkVectorColumn(check: VectorColumnCheck): void {
+function expectedType(target: EmbeddingTarget, declared: VectorColumnType | undefined): string {
+  if (target.vectorType === "bit") return vectorTypeName("bit", target.dimensions * 8);
+  if (declared === "vector" || declared === "halfvec") return vectorTypeName(declared, target.dimensions);
+  return `${vectorTypeName("vector", target.dimensions)} or ${vectorTypeName("halfvec", target.dimensions)}`;
+}
+
+/**
+ * Throws unless the column can hold the target's vectors and returns its type: a pgvector `vector` or
+ * `halfvec` for numbers, a `bit` column for packed bits (`target.vectorType: "bit"`), of the type the
+ * store declares (`StoreError`, `schema`, naming the column, the type found and the type expected), and
+ * of the target's size (`DimensionMismatchError`, `source: "store"`, naming the column, both sizes and
+ * the two ways out; a `bit` column holds 8 bits per value of the target's packed vectors).
+ */
+export function checkVectorColumn(check: VectorColumnCheck): VectorColumnType {
   const { table, column, target, declared } = check;
   const name = `${table.display}.${column.name}`;
-  if (column.type !== "vector") {
-    throw new StoreError(`${name} is of type ${column.type}; the store writes pgvector \`vector\` columns.`, {
-      reason: "schema",
-    });
+  const type = vectorColumnType(column.type);
+  const size = column.typmod > 0 ? column.typmod : undefined;
+  const found = type ? vectorTypeName(type, size) : column.type;
+  const expected = expectedType(target, declared?.type);
+  if (!type) {
+    throw new StoreError(
+      `${name} is of type ${found}; the store writes pgvector columns: expected ${expected}.`,
+      { reason: "schema" },
+    );
+  }
+  if (declared?.type !== undefined && declared.type !== type) {
+    throw new StoreError(
+      `${name} is ${found} in the database but ${vectorTypeName(declared.type, declared.dimensions)} in ${declared.where}: make them agree (run your migrations, or change the schema).`,
+      { reason: "schema" },
+    );
+  }
+  const bits = target.vectorType === "bit";
+  if (bits !== (type === "bit")) {
+    const made = bits
+      ? `packed-bit vectors (${target.dimensions} bytes, ${target.dimensions * 8} bits)`
+      : `${target.dimensions}-dimension float vectors`;
+    const fix = bits
+      ? `migrate the column to ${expected}, or ask the provider for float vectors`
+      : 'ask the provider for packed bits (Voyage: `outputDtype: "ubinary"`), or migrate the column to vector(n) or halfvec(n)';
+    throw new StoreError(
+      `${name} is ${found}, but ${target.provider} model ${target.model} makes ${made}: expected ${expected}. ${fix[0]!.toUpperCase()}${fix.slice(1)}.`,
+      { reason: "schema" },
+    );
   }
   const [dimensions, where] =
-    column.typmod > 0
-      ? [column.typmod, "holds"]
+    size !== undefined
+      ? [size, "holds"]
       : declared !== undefined
         ? [declared.dimensions, `is declared in ${declared.where} as`]
         : [];
-  if (dimensions === undefined || dimensions === target.dimensions) return;
+  const made = bits ? target.dimensions * 8 : target.dimensions;
+  if (dimensions === undefined || dimensions === made) return type;
   throw new DimensionMismatchError(
-    `${name} ${where} vector(${dimensions}), but ${target.provider} model ${target.model} makes ${target.dimensions}-dimension vectors: ` +
-      `use a model or output dimension of ${dimensions}, or migrate the column to vector(${target.dimensions}) and re-embed.`,
-    { expected: dimensions, actual: target.dimensions, source: "store" },
+    bits
+      ? `${name} ${where} bit(${dimensions}), but ${target.provider} model ${target.model} makes ${made}-bit vectors (${target.dimensions} packed bytes): ` +
+          `use an output dimension of ${dimensions}, or migrate the column to bit(${made}) and re-embed.`
+      : `${name} ${where} ${type}(${dimensions}), but ${target.provider} model ${target.model} makes ${made}-dimension vectors: ` +
+          `use a model or output dimension of ${dimensions}, or migrate the column to ${type}(${made}) and re-embed.`,
+    { expected: dimensions, actual: made, source: "store" },
   );
 }
 

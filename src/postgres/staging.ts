@@ -1,10 +1,14 @@
 import { StoreError } from "../errors/index.js";
-import { copyFile, textArray, vectorArray, vectorText } from "./binary.js";
+import { copyFile, textArray, vectorArray } from "./binary.js";
 import { vectorTypeOid } from "./catalog.js";
 import type { PgSession } from "./session.js";
 import { joinFragments, rawFragment, type SqlFragment, sqlFragment } from "./sql-fragment.js";
+import { type VectorColumnType, vectorBinary, vectorTextOf } from "./vector-types.js";
 
-/** One row to write: the key in its text form (`key::text`), the hash of the embedded text, the vector. */
+/**
+ * One row to write: the key in its text form (`key::text`), the hash of the embedded text, the vector
+ * (numbers, or packed bits for a `bit` column: see {@link VectorColumnType}).
+ */
 export interface StagedRow {
   readonly key: string;
   readonly hash: string;
@@ -13,8 +17,9 @@ export interface StagedRow {
 
 /**
  * Rows on their way to the server, as SQL to splice into one statement: `from` is a FROM item named
- * `v` with columns `key` (text), `hash` (text) and `embedding` (vector); `with`, when present, is a
- * `WITH` clause the statement must start with.
+ * `v` with columns `key` (text), `hash` (text) and `embedding` (`vector`, `halfvec` or `varbit`, by
+ * the `type` given to {@link stageRows}; `varbit` is assigned to a `bit(n)` column as is); `with`,
+ * when present, is a `WITH` clause the statement must start with.
  *
  * @example
  * ```ts
@@ -30,61 +35,109 @@ export interface StagedRows {
 export interface StagingCache {
   /** Oid of the `vector` type (binary array parameters name it). */
   vectorOid?: number;
+  /** Oids of the `halfvec` and `varbit` types, likewise. */
+  typeOids?: { halfvec?: number; bit?: number };
 }
+
+/** The type each column type is staged as: `bit` without a length would be `bit(1)`. */
+const STAGED_AS: Record<VectorColumnType, "vector" | "halfvec" | "varbit"> = {
+  vector: "vector",
+  halfvec: "halfvec",
+  bit: "varbit",
+};
 
 /** Below the 65,535 bind parameters of one statement, at 3 parameters a row. */
 const VALUES_PER_STATEMENT = 20_000;
 
-const STAGING = "pg_temp.relay_embeddings_staging";
+/** One temporary table per staged type; the `vector` one keeps its original name. */
+function stagingTable(type: VectorColumnType): string {
+  return `relay_embeddings_staging${type === "vector" ? "" : `_${type}`}`;
+}
 
 /*
  * A DO block rather than CREATE … IF NOT EXISTS, which raises a NOTICE on every write (postgres.js
  * prints notices). ON COMMIT DELETE ROWS is a safety net: the statement consumes the rows itself.
  */
-const CREATE_STAGING = `do $$ begin
-  if to_regclass('${STAGING}') is null then
-    create temp table relay_embeddings_staging (key text, hash text, embedding vector) on commit delete rows;
+function createStaging(type: VectorColumnType): string {
+  const table = stagingTable(type);
+  return `do $$ begin
+  if to_regclass('pg_temp.${table}') is null then
+    create temp table ${table} (key text, hash text, embedding ${STAGED_AS[type]}) on commit delete rows;
   end if;
 end $$`;
+}
 
-async function copyToStaging(tx: PgSession, rows: readonly StagedRow[]): Promise<StagedRows> {
-  await tx.query(CREATE_STAGING);
+async function copyToStaging(
+  tx: PgSession,
+  rows: readonly StagedRow[],
+  type: VectorColumnType,
+): Promise<StagedRows> {
+  const table = `pg_temp.${stagingTable(type)}`;
+  await tx.query(createStaging(type));
   await tx.copyIn(
-    `${STAGING} (key, hash, embedding)`,
-    copyFile(rows.map((row) => [row.key, row.hash, row.embedding])),
+    `${table} (key, hash, embedding)`,
+    copyFile(
+      rows.map((row) => [
+        row.key,
+        row.hash,
+        type === "vector" ? row.embedding : vectorBinary(type, row.embedding),
+      ]),
+    ),
   );
   // The statement reads the staged rows and empties the table at once.
   return {
-    with: rawFragment(`with v as (delete from ${STAGING} returning key, hash, embedding)`),
+    with: rawFragment(`with v as (delete from ${table} returning key, hash, embedding)`),
     from: rawFragment("v"),
   };
+}
+
+async function typeOid(tx: PgSession, type: VectorColumnType, cache: StagingCache): Promise<number> {
+  if (type === "vector") {
+    cache.vectorOid ||= await vectorTypeOid(tx);
+    return cache.vectorOid;
+  }
+  cache.typeOids ??= {};
+  cache.typeOids[type] ||= await vectorTypeOid(tx, STAGED_AS[type]);
+  return cache.typeOids[type];
 }
 
 async function binaryParameters(
   tx: PgSession,
   rows: readonly StagedRow[],
   cache: StagingCache,
+  type: VectorColumnType,
 ): Promise<StagedRows> {
-  cache.vectorOid ||= await vectorTypeOid(tx);
-  if (!cache.vectorOid) {
-    throw new StoreError("The `vector` type does not exist: run `CREATE EXTENSION IF NOT EXISTS vector`.", {
-      reason: "extension_missing",
-    });
+  const oid = await typeOid(tx, type, cache);
+  if (!oid) {
+    throw new StoreError(
+      `The \`${type}\` type does not exist: run \`CREATE EXTENSION IF NOT EXISTS vector\` (pgvector 0.7 or later for halfvec).`,
+      { reason: "extension_missing" },
+    );
   }
   const keys = textArray(rows.map((row) => row.key));
   const hashes = textArray(rows.map((row) => row.hash));
   const vectors = vectorArray(
-    cache.vectorOid,
+    oid,
     rows.map((row) => row.embedding),
+    type,
   );
+  const cast = rawFragment(`::${STAGED_AS[type]}[]`);
   return {
-    from: sqlFragment`unnest(${keys}::text[], ${hashes}::text[], ${vectors}::vector[]) as v(key, hash, embedding)`,
+    from: joinFragments(
+      [
+        sqlFragment`unnest(${keys}::text[], ${hashes}::text[], ${vectors}`,
+        cast,
+        rawFragment(") as v(key, hash, embedding)"),
+      ],
+      "",
+    ),
   };
 }
 
-function textValues(rows: readonly StagedRow[]): StagedRows {
-  const values = rows.map(
-    (row) => sqlFragment`(${row.key}, ${row.hash}, ${vectorText(row.embedding)}::vector)`,
+function textValues(rows: readonly StagedRow[], type: VectorColumnType): StagedRows {
+  const cast = rawFragment(`::${STAGED_AS[type]})`);
+  const values = rows.map((row) =>
+    joinFragments([sqlFragment`(${row.key}, ${row.hash}, ${vectorTextOf(type, row.embedding)}`, cast], ""),
   );
   const list = joinFragments(values, ", ");
   return {
@@ -116,15 +169,24 @@ function textValues(rows: readonly StagedRow[]): StagedRows {
 export async function stageRows(
   tx: PgSession,
   rows: readonly StagedRow[],
-  options: { readonly binary: boolean; readonly cache: StagingCache },
+  options: {
+    readonly binary: boolean;
+    readonly cache: StagingCache;
+    /**
+     * The target column's type, which decides how the vectors travel.
+     * @default "vector"
+     */
+    readonly type?: VectorColumnType;
+  },
   write: (rows: StagedRows) => Promise<void>,
 ): Promise<void> {
   const { capabilities } = tx;
+  const type = options.type ?? "vector";
   if (options.binary && capabilities.binaryParameters) {
-    return write(await binaryParameters(tx, rows, options.cache));
+    return write(await binaryParameters(tx, rows, options.cache, type));
   }
-  if (options.binary && capabilities.copy) return write(await copyToStaging(tx, rows));
+  if (options.binary && capabilities.copy) return write(await copyToStaging(tx, rows, type));
   for (let start = 0; start < rows.length; start += VALUES_PER_STATEMENT) {
-    await write(textValues(rows.slice(start, start + VALUES_PER_STATEMENT)));
+    await write(textValues(rows.slice(start, start + VALUES_PER_STATEMENT), type));
   }
 }

@@ -1,8 +1,26 @@
 import { InvalidOptionError } from "../errors/index.js";
-import { qualifiedName, quoteIdentifier, relationExists, type TableName } from "./catalog.js";
+import { qualifiedName, quoteIdentifier, relationExists, type TableName, tableColumns } from "./catalog.js";
 import { guard, sqlState } from "./database-error.js";
 import { withReserved } from "./make-session.js";
 import type { PgSession } from "./session.js";
+import { type VectorColumnType, vectorColumnType } from "./vector-types.js";
+
+/**
+ * pgvector operator classes, one per column type and distance: `vector_*` for `vector` columns,
+ * `halfvec_*` for `halfvec`, `bit_*` for `bit` (Hamming `<~>`, Jaccard `<%>`; IVFFlat serves only
+ * Hamming).
+ */
+export type VectorIndexOps =
+  | "vector_cosine_ops"
+  | "vector_l2_ops"
+  | "vector_ip_ops"
+  | "vector_l1_ops"
+  | "halfvec_cosine_ops"
+  | "halfvec_l2_ops"
+  | "halfvec_ip_ops"
+  | "halfvec_l1_ops"
+  | "bit_hamming_ops"
+  | "bit_jaccard_ops";
 
 /**
  * Options of `createIndex()` / {@link createVectorIndex}. Build the index after a bulk backfill:
@@ -22,10 +40,12 @@ export interface CreateIndexOptions {
    */
   readonly method?: "hnsw" | "ivfflat";
   /**
-   * Operator class: the distance the index serves. `nearest()`/`findSimilar()` use cosine.
-   * @default "vector_cosine_ops"
+   * Operator class: the distance the index serves, of the column's type (`vector_*`, `halfvec_*`,
+   * `bit_*`). `nearest()`/`findSimilar()` use cosine on `vector` and `halfvec` columns, Hamming on
+   * `bit` columns.
+   * @default by the column's type: "vector_cosine_ops", "halfvec_cosine_ops" or "bit_hamming_ops"
    */
-  readonly ops?: "vector_cosine_ops" | "vector_l2_ops" | "vector_ip_ops" | "vector_l1_ops";
+  readonly ops?: VectorIndexOps;
   /**
    * Index name.
    * @default `${table}_${column}_${method}_idx` (cut to PostgreSQL's 63 bytes)
@@ -54,7 +74,45 @@ export interface CreateIndexOptions {
 }
 
 const METHODS = new Set(["hnsw", "ivfflat"]);
-const OPS = new Set(["vector_cosine_ops", "vector_l2_ops", "vector_ip_ops", "vector_l1_ops"]);
+const OPS: Record<VectorColumnType, readonly VectorIndexOps[]> = {
+  vector: ["vector_cosine_ops", "vector_l2_ops", "vector_ip_ops", "vector_l1_ops"],
+  halfvec: ["halfvec_cosine_ops", "halfvec_l2_ops", "halfvec_ip_ops", "halfvec_l1_ops"],
+  bit: ["bit_hamming_ops", "bit_jaccard_ops"],
+};
+const ALL_OPS: ReadonlySet<string> = new Set(Object.values(OPS).flat());
+
+/** The column's pgvector type from the catalog; `undefined` when there is no such column (the build says so). */
+async function columnType(session: PgSession, table: TableName, column: string) {
+  const found = await tableColumns(session, table);
+  const info = found?.find((candidate) => candidate.name === column);
+  return info && vectorColumnType(info.type);
+}
+
+/** The operator class to build with: `ops`, checked against the column's type, or the type's default. */
+function resolveOps(
+  type: VectorColumnType | undefined,
+  method: string,
+  ops: string | undefined,
+  where: string,
+): string {
+  if (ops === undefined) return OPS[type ?? "vector"][0]!;
+  if (!ALL_OPS.has(ops)) {
+    throw new InvalidOptionError("ops", `a pgvector operator class (${[...ALL_OPS].join(", ")})`);
+  }
+  if (type && !OPS[type].includes(ops as VectorIndexOps)) {
+    throw new InvalidOptionError(
+      "ops",
+      `an operator class of ${where}'s type, ${type}: ${OPS[type].join(", ")}`,
+    );
+  }
+  if (method === "ivfflat" && ops === "bit_jaccard_ops") {
+    throw new InvalidOptionError(
+      "ops",
+      'bit_hamming_ops with method "ivfflat" (pgvector serves Jaccard with HNSW only)',
+    );
+  }
+  return ops;
+}
 
 function storageParameters(options: CreateIndexOptions): string {
   const entries: [string, number | undefined][] =
@@ -131,8 +189,9 @@ async function withoutNotices<T>(
  * Builds a pgvector index on `table.column` unless a relation of its name already exists in the table's
  * schema (the catalog is read first: `CREATE INDEX IF NOT EXISTS` would raise a NOTICE), and returns its
  * name. The build runs with notices silenced on its connection; a build that another process finished
- * first counts as done. Throws `InvalidOptionError` for a wrong option and `StoreError` for a failed
- * build.
+ * first counts as done. The operator class defaults to cosine for `vector` and `halfvec` columns and
+ * Hamming for `bit` columns (read from the catalog). Throws `InvalidOptionError` for a wrong option
+ * (an operator class of another column type included) and `StoreError` for a failed build.
  *
  * @example
  * ```ts
@@ -146,15 +205,19 @@ export async function createVectorIndex(
   options: CreateIndexOptions = {},
 ): Promise<string> {
   const method = options.method ?? "hnsw";
-  const ops = options.ops ?? "vector_cosine_ops";
   if (!METHODS.has(method)) throw new InvalidOptionError("method", '"hnsw" or "ivfflat"');
-  if (!OPS.has(ops)) throw new InvalidOptionError("ops", "a pgvector `vector` operator class");
+  const where = `${table.display}.${column}`;
+  // Options that are wrong whatever the column are refused before any query.
+  resolveOps(undefined, method, options.ops, where);
   if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) {
     throw new InvalidOptionError("name", "a non-empty string");
   }
+  const parameters = storageParameters(options);
+  const type = await guard(`Reading ${table.display}'s columns`, () => columnType(session, table, column));
+  const ops = resolveOps(type, method, options.ops, where);
   const name = options.name ?? defaultName(table, column, method);
   const statement = `create index ${options.concurrently ? "concurrently " : ""}${quoteIdentifier(name)}
-    on ${qualifiedName(table)} using ${method} (${quoteIdentifier(column)} ${ops})${storageParameters(options)}`;
+    on ${qualifiedName(table)} using ${method} (${quoteIdentifier(column)} ${ops})${parameters}`;
   await guard(`Creating index ${name} on ${table.display}`, async () => {
     if (await relationExists(session, table, name)) return;
     await withoutNotices(session, (connection) =>

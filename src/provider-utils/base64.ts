@@ -2,10 +2,15 @@
 export type EmbeddingEncoding =
   /** Little-endian IEEE 754 float32, four bytes per value (OpenAI, Voyage `float`). */
   | "float32"
-  /** One signed byte per value (Voyage `int8`, and `binary` packed bits). */
+  /** One signed byte per value (Voyage `int8`). */
   | "int8"
   /** One unsigned byte per value (Voyage `uint8`, and `ubinary` packed bits). */
-  | "uint8";
+  | "uint8"
+  /**
+   * One signed byte per value in offset binary (Voyage `binary` packed bits: the unsigned byte minus
+   * 128), decoded to the unsigned byte (value + 128): the packed bits themselves, as `uint8` gives them.
+   */
+  | "offset-binary";
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -36,12 +41,15 @@ export function decodeEmbedding(
   encoding: EmbeddingEncoding = "float32",
 ): ArrayLike<number> | undefined {
   if (Array.isArray(value)) {
-    return value.every((x) => typeof x === "number") ? (value as number[]) : undefined;
+    if (!value.every((x) => typeof x === "number")) return undefined;
+    return encoding === "offset-binary" ? value.map((x: number) => x + 128) : (value as number[]);
   }
   if (typeof value !== "string") return undefined;
   const bytes = decodeBase64(value);
   if (!bytes) return undefined;
   if (encoding === "int8") return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice();
+  // Offset binary: the byte of value v is v's two's complement, and v + 128 flips its top bit.
+  if (encoding === "offset-binary") return bytes.map((byte) => byte ^ 0x80);
   if (encoding === "uint8") return bytes.slice();
   if (bytes.byteLength % 4 !== 0) return undefined;
   // A DataView reads little-endian on any host and does not care about the buffer's alignment.

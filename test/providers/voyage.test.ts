@@ -271,11 +271,12 @@ describe("voyageProvider: decoding", () => {
   });
 
   it.each([
-    ["int8", [-128, -1, 0, 1, 127, 42, -42, 5], Int8Array],
-    ["uint8", [0, 1, 128, 255, 42, 7, 200, 9], Uint8Array],
-    ["binary", [-128, 127, 0, -1], Int8Array],
-    ["ubinary", [255, 0, 170, 85], Uint8Array],
-  ] as const)("decodes %s as one byte per value", async (dtype, values, type) => {
+    ["int8", [-128, -1, 0, 1, 127, 42, -42, 5], Int8Array, [-128, -1, 0, 1, 127, 42, -42, 5]],
+    ["uint8", [0, 1, 128, 255, 42, 7, 200, 9], Uint8Array, [0, 1, 128, 255, 42, 7, 200, 9]],
+    // Offset binary: the packed byte minus 128 on the wire, the packed byte itself once decoded.
+    ["binary", [-128, 127, 0, -1], Uint8Array, [0, 255, 128, 127]],
+    ["ubinary", [255, 0, 170, 85], Uint8Array, [255, 0, 170, 85]],
+  ] as const)("decodes %s as one byte per value", async (dtype, values, type, decoded) => {
     answer(() => ok([bytesBase64(values)]));
     const p = provider({
       model: "voyage-custom",
@@ -284,8 +285,9 @@ describe("voyageProvider: decoding", () => {
     });
     const [vector] = (await p.embed(["a"])).embeddings;
     expect(vector).toBeInstanceOf(type);
-    expect(Array.from(vector!)).toEqual(values);
+    expect(Array.from(vector!)).toEqual(decoded);
     expect(vector!.length).toBe(p.dimensions);
+    expect(p.vectorType).toBe(dtype.endsWith("binary") ? "bit" : "float");
   });
 
   it("accepts float arrays from a server that ignores encoding_format", async () => {

@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openaiProvider } from "../../providers/openai/index.js";
 import { voyageProvider } from "../../providers/voyage/index.js";
 import { hashText } from "../../src/index.js";
+import { toHalfPrecision } from "../../src/postgres/index.js";
 import {
   createEmbeddingsEmulator,
   deterministicEmbedding,
@@ -26,6 +27,7 @@ import {
 import { emulatorHandlers } from "../../src/testing/msw.js";
 import { type AnyDb, type DatabaseFactory, databases } from "../support/index.js";
 import {
+  type ColumnKind,
   DIMENSIONS,
   type ItemRow,
   type ItemTables,
@@ -58,6 +60,20 @@ export async function resetItems(db: AnyDb, tables: ItemTables, rows: readonly I
 /** What the emulator returns for `text`: lone surrogates replaced (the engine does), context truncation. */
 export function expectedVector(text: string): Float32Array {
   return deterministicEmbedding(emulatorTruncate(text.toWellFormed(), VOYAGE_CONTEXT), DIMENSIONS);
+}
+
+/**
+ * Whether a vector read back from a column of `column`'s type is exactly `expected` as that column
+ * stores it: float4 for `vector`, rounded to half precision for `halfvec`, and for `bit` the sign bits
+ * Voyage's `ubinary` packs (a component > 0 is a 1), read back as a bit string.
+ */
+export function storedEquals(column: ColumnKind, stored: unknown, expected: Float32Array): boolean {
+  if (column === "bit") {
+    return stored === Array.from(expected, (x) => (x > 0 ? "1" : "0")).join("");
+  }
+  const want = column === "halfvec" ? toHalfPrecision(expected) : expected;
+  const got = stored as number[];
+  return got.length === want.length && got.every((x, i) => Math.fround(x) === want[i]);
 }
 
 /** Counts of one verification. */
@@ -148,9 +164,7 @@ export async function verifyEmbeddings(
       problems.push(`${id}: stored hash names no text this row ever had`);
       continue;
     }
-    const expected = expectedVector(claimed);
-    const stored = embedding as number[];
-    const equal = stored.length === expected.length && stored.every((x, i) => Math.fround(x) === expected[i]);
+    const equal = storedEquals(tables.column, embedding, expectedVector(claimed));
     if (!equal) {
       problems.push(
         `${id}: vector differs from the embedding of ${hash === currentHash ? "its current" : "its stored hash's"} text`,

@@ -2,7 +2,7 @@
  * The suite's tables, rows and store, without test-runner imports: worker.ts (a plain child process)
  * loads this file, harness.ts re-exports it for the tests.
  */
-import { bigint, integer, pgTable, serial, text, uuid, vector } from "drizzle-orm/pg-core";
+import { bigint, bit, halfvec, integer, pgTable, serial, text, uuid, vector } from "drizzle-orm/pg-core";
 import { drizzleStore } from "../../adapters/drizzle/index.js";
 import type { AnyDb } from "../support/index.js";
 
@@ -29,11 +29,26 @@ function keyColumn(kind: KeyKind, name: string) {
   }
 }
 
+/** The embedding column's pgvector type: `bit` holds DIMENSIONS bits (packed-bit providers). */
+export type ColumnKind = "vector" | "halfvec" | "bit";
+
+function embeddingColumn(column: ColumnKind) {
+  switch (column) {
+    case "vector":
+      return vector("embedding", { dimensions: DIMENSIONS });
+    case "halfvec":
+      return halfvec("embedding", { dimensions: DIMENSIONS });
+    case "bit":
+      return bit("embedding", { dimensions: DIMENSIONS });
+  }
+}
+
 /**
  * `rel_items_<suffix>` (the source: a nullable `body`, so null columns can be tested) and
- * `rel_item_embeddings_<suffix>` (the separate-table layout, unique on `item_id`, cascading deletes).
+ * `rel_item_embeddings_<suffix>` (the separate-table layout, unique on `item_id`, cascading deletes),
+ * its embedding a `vector`, `halfvec` or `bit` column of DIMENSIONS.
  */
-export function itemTables(suffix: string, kind: KeyKind = "integer") {
+export function itemTables(suffix: string, kind: KeyKind = "integer", column: ColumnKind = "vector") {
   const items = pgTable(`rel_items_${suffix}`, {
     id: keyColumn(kind, "id").primaryKey(),
     title: text("title").notNull(),
@@ -42,7 +57,7 @@ export function itemTables(suffix: string, kind: KeyKind = "integer") {
   const embeddings = pgTable(`rel_item_embeddings_${suffix}`, {
     id: serial("id").primaryKey(),
     itemId: keyColumn(kind, "item_id").notNull().unique(),
-    embedding: vector("embedding", { dimensions: DIMENSIONS }).notNull(),
+    embedding: embeddingColumn(column).notNull(),
     model: text("model").notNull(),
     modelVersion: text("model_version").notNull(),
     inputHash: text("input_hash").notNull(),
@@ -52,12 +67,12 @@ export function itemTables(suffix: string, kind: KeyKind = "integer") {
     create table rel_item_embeddings_${suffix} (
       id serial primary key,
       item_id ${kind} not null unique references rel_items_${suffix}(id) on delete cascade,
-      embedding vector(${DIMENSIONS}) not null,
+      embedding ${column}(${DIMENSIONS}) not null,
       model text not null,
       model_version text not null,
       input_hash text not null
     );`;
-  return { items, embeddings, ddl, suffix };
+  return { items, embeddings, ddl, suffix, column };
 }
 
 export type ItemTables = ReturnType<typeof itemTables>;
@@ -84,6 +99,7 @@ export function itemStore(
     text?: (row: any) => string;
     partition?: { index: number; count: number };
     lock?: boolean;
+    binaryWrites?: boolean;
   } = {},
 ) {
   const { items, embeddings } = tables;
@@ -92,6 +108,7 @@ export function itemStore(
     version: VERSION,
     partition: options.partition,
     lock: options.lock,
+    binaryWrites: options.binaryWrites,
     source: { table: items, key: items.id, text: options.text ?? itemText },
     target: {
       table: embeddings,
