@@ -11,6 +11,9 @@ export default defineConfig({
     // what it opens (databases, servers, interceptors). Measured: 313 CPU-s for the suite instead of
     // 474 (with PGlite's data directory loaded from a template, test/support/databases.ts).
     isolate: false,
+    // With files sharing a process, no stubbed variable or global outlives its test.
+    unstubEnvs: true,
+    unstubGlobals: true,
     // Two files at once even on 2 cores (vitest's default leaves one core idle): most files wait on
     // PostgreSQL, child processes or modelled latency, not on this process's CPU.
     maxWorkers: 2,
