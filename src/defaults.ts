@@ -139,3 +139,25 @@ export const PACING = {
   /** A `Retry-After` up to this long is not shared with the other requests (whole seconds say little). */
   coarseRetryAfterMs: 1000,
 } as const;
+
+/**
+ * Every default and limit of the query side (`search()`, `nearest()`, `findSimilar()`,
+ * `findDuplicates()`, `embedRows()`), in one place. The README's "Searching" section quotes these values.
+ */
+export const SEARCH_DEFAULTS = {
+  /** Rows a similarity search returns. */
+  limit: 10,
+  /**
+   * Most rows one similarity search may return: pgvector's HNSW scan finds at most `hnsw.ef_search`
+   * candidates (at most 1,000) unless an iterative scan goes on, and a search is not an export.
+   */
+  maxLimit: 1000,
+  /** `findDuplicates()`: a pair's least cosine similarity. */
+  duplicateThreshold: 0.95,
+  /** `findDuplicates()`: nearest neighbours examined per row (the LATERAL query's LIMIT). */
+  neighbors: 10,
+  /** `findDuplicates()`: rows whose neighbours one query looks up. */
+  duplicatePageSize: 500,
+  /** `embedRows()`: most ids in one call (a write-path call, not a backfill). */
+  maxIds: 1000,
+} as const;

@@ -17,7 +17,7 @@ export type * from "./contracts/batch-embedding-api.js";
 export type * from "./contracts/batch-job-store.js";
 export type * from "./contracts/embedding-provider.js";
 export type * from "./contracts/embedding-store.js";
-export { BACKFILL_DEFAULTS, defaultEstimateTokens } from "./defaults.js";
+export { BACKFILL_DEFAULTS, defaultEstimateTokens, SEARCH_DEFAULTS } from "./defaults.js";
 export * from "./errors/index.js";
 export { hashText } from "./hash.js";
 export {
@@ -25,3 +25,9 @@ export {
   consoleReporter,
   type ReporterStream,
 } from "./progress/console-reporter.js";
+export {
+  type EmbedQueryOptions,
+  type EmbedRowsOptions,
+  embedQuery,
+  embedRows,
+} from "./search/index.js";

@@ -32,14 +32,22 @@ import { type AnyPgDatabase, inTransaction, sessionOf } from "./driver.js";
 import { keyBoundaries } from "./key-boundaries.js";
 import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
+import { checkKeysExist, type KeyedConfig, withKeys } from "./row-keys.js";
 import { scanRows } from "./scan.js";
 import { concurrent, Serial } from "./serial.js";
 import {
+  type DuplicatePair,
+  type FindDuplicatesOptions,
   type FindSimilarOptions,
+  findDuplicates,
   findSimilar,
+  type IterativeSupport,
   type NearestOptions,
   nearest,
-  type SimilarRow,
+  type SearchOptions,
+  type SimilaritySelection,
+  type SimilarRows,
+  search,
 } from "./similarity.js";
 import { writeRecords } from "./write.js";
 
@@ -83,25 +91,74 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    */
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T>;
   /**
-   * The rows nearest to `vector` by cosine distance. Embed the query with the same provider (and
-   * model) as the stored vectors, as a query (`inputType: "query"`), and pass `model` when the table
-   * may hold vectors of several models.
+   * Searches by text: embeds `text` as a query with `options.provider` (`inputType: "query"`, through
+   * the retry policy of `backfill()`), then returns the rows nearest to it among the vectors of that
+   * provider's model (and the store's `version`) only, even when the table holds other models'
+   * vectors. With `select`, each result carries those columns as `row`, typed. Throws
+   * `InvalidOptionError` for an empty text (`query`), a `limit` outside 1–1,000, a `threshold` outside
+   * [-1, 1], before any request; then as `nearest()`, or `APICallError` when the provider fails.
    * @example
    * ```ts
-   * const provider = voyageProvider({ model: "voyage-3.5" });
-   * const { embeddings } = await provider.embed(["parse csv files"], { inputType: "query" });
-   * const hits = await store.nearest(embeddings[0]!, { limit: 5, model: provider.model });
+   * const hits = await store.search("parse csv files", { provider, limit: 5, select: { name: skills.name } });
+   * for (const hit of hits) console.log(hit.similarity.toFixed(3), hit.row.name);
    * ```
    */
-  nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]>;
+  search<Selection extends SimilaritySelection | undefined = undefined>(
+    text: string,
+    options: SearchOptions<Selection>,
+  ): Promise<SimilarRows<Id, Selection>>;
   /**
-   * The rows most similar to row `id`, itself excluded: near-duplicate detection.
+   * The rows nearest to `vector` by cosine distance. Embed the query with the same provider (and
+   * model) as the stored vectors, as a query (`inputType: "query"`) — `search()` does both. Only
+   * vectors of `model` (and the store's `version`) are searched: by default the model of the target
+   * given to the last `prepare()` (after a `backfill()`, its provider's model); a store never prepared
+   * searches every model unless `model` is given.
    * @example
    * ```ts
-   * const duplicates = await store.findSimilar(skillId, { threshold: 0.95 });
+   * const vector = await embedQuery(provider, "parse csv files");
+   * const hits = await store.nearest(vector, { limit: 5, model: provider.model });
    * ```
    */
-  findSimilar(id: Id, options?: FindSimilarOptions): Promise<SimilarRow<Id>[]>;
+  nearest<Selection extends SimilaritySelection | undefined = undefined>(
+    vector: ArrayLike<number>,
+    options?: NearestOptions<Selection>,
+  ): Promise<SimilarRows<Id, Selection>>;
+  /**
+   * The rows most similar to row `id`, itself excluded, among vectors of the same model (and the
+   * store's `version`); empty when the row has no vector.
+   * @example
+   * ```ts
+   * const duplicates = await store.findSimilar(skillId, { threshold: 0.95, select: { name: skills.name } });
+   * ```
+   */
+  findSimilar<Selection extends SimilaritySelection | undefined = undefined>(
+    id: Id,
+    options?: FindSimilarOptions<Selection>,
+  ): Promise<SimilarRows<Id, Selection>>;
+  /**
+   * Pairs of rows whose vectors are at least `threshold` similar (default 0.95), each pair once,
+   * streamed: the vectors are read a page at a time and each row's `neighbors` nearest rows are
+   * looked up with the HNSW index (a LATERAL nearest-neighbour query per row), never all pairs
+   * compared. Build the index first (`createIndex()`): without one each lookup scans the table.
+   * @example
+   * ```ts
+   * for await (const { a, b, similarity } of store.findDuplicates({ threshold: 0.95 })) {
+   *   console.log(a, b, similarity);
+   * }
+   * ```
+   */
+  findDuplicates(options?: FindDuplicatesOptions): AsyncIterable<DuplicatePair<Id>>;
+  /**
+   * This store restricted to the rows with these keys, taking no run lock: what `embedRows()` runs
+   * `backfill()` on, so that rows can be embedded while a backfill of the table runs. Its
+   * `prepare()` throws `StoreError` (`unknown_rows`, with `rowIds`) for keys that name no row (after
+   * `source.filter`). Throws `InvalidOptionError` (`ids`) for an empty list or more than 1,000 keys.
+   * @example
+   * ```ts
+   * await embedRows({ provider, store, ids: [skill.id] }); // runs backfill() on store.withKeys([skill.id])
+   * ```
+   */
+  withKeys(ids: readonly Id[]): DrizzleStore<Id>;
   /**
    * Builds the vector index (HNSW, cosine by default) if it does not exist; returns its name.
    * @example
@@ -188,6 +245,8 @@ class Store<Id> implements DrizzleStore<Id> {
   readonly #session: PgSession;
   /** The store that owns the lock and the pool: this one, or the one this store's transaction is of. */
   readonly #owner: Store<Id>;
+  /** Whether pgvector has iterative index scans, asked once. */
+  readonly #iterative: IterativeSupport = {};
 
   constructor(
     private readonly config: StoreConfig,
@@ -212,6 +271,10 @@ class Store<Id> implements DrizzleStore<Id> {
       () => this.#serial.run(() => checkSchema(this.config, this.#session, target)),
       options.signal,
     );
+    const keyed = this.config as Partial<KeyedConfig>;
+    if (keyed.keys) {
+      await this.#serial.run(() => checkKeysExist(keyed as KeyedConfig, this.db, options.signal));
+    }
     this.#target = target;
     if (!this.bound && !this.#lock) this.#lock = await lockRun(this.config, this.#session);
   }
@@ -252,12 +315,47 @@ class Store<Id> implements DrizzleStore<Id> {
     return this.#serial.run(() => countCoverage(this.config, this.db, model, options.signal));
   }
 
-  nearest(vector: ArrayLike<number>, options?: NearestOptions): Promise<SimilarRow<Id>[]> {
-    return this.#serial.run(() => nearest<Id>(this.config, this.db, vector, options));
+  search<Selection extends SimilaritySelection | undefined = undefined>(
+    text: string,
+    options: SearchOptions<Selection>,
+  ): Promise<SimilarRows<Id, Selection>> {
+    const run = () => search(this.config, this.db, text, options, this.#owner.#iterative);
+    return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
   }
 
-  findSimilar(id: Id, options?: FindSimilarOptions): Promise<SimilarRow<Id>[]> {
-    return this.#serial.run(() => findSimilar<Id>(this.config, this.db, id, options));
+  nearest<Selection extends SimilaritySelection | undefined = undefined>(
+    vector: ArrayLike<number>,
+    options: NearestOptions<Selection> = {},
+  ): Promise<SimilarRows<Id, Selection>> {
+    const model = options.model ?? this.#target?.model;
+    const run = () => nearest(this.config, this.db, vector, { ...options, model }, this.#owner.#iterative);
+    return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
+  }
+
+  findSimilar<Selection extends SimilaritySelection | undefined = undefined>(
+    id: Id,
+    options: FindSimilarOptions<Selection> = {},
+  ): Promise<SimilarRows<Id, Selection>> {
+    const run = () => findSimilar(this.config, this.db, id, options, this.#owner.#iterative);
+    return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
+  }
+
+  findDuplicates(options: FindDuplicatesOptions = {}): AsyncIterable<DuplicatePair<Id>> {
+    if (typeof options !== "object" || options === null) throw new InvalidOptionError("options", "an object");
+    const model = options.model ?? this.#target?.model;
+    if (typeof model !== "string" || model === "") {
+      throw new InvalidOptionError(
+        "model",
+        "given (`findDuplicates({ model })`), or `store.prepare(target)` called first: vectors of different models are not comparable",
+      );
+    }
+    const pairs = findDuplicates(this.config, this.db, model, options, this.#owner.#iterative, this.#serial);
+    return pairs as AsyncIterable<DuplicatePair<Id>>;
+  }
+
+  withKeys(ids: readonly Id[]): DrizzleStore<Id> {
+    const owner = this.bound ? this.#owner : undefined;
+    return new Store<Id>(withKeys(this.config, ids), this.db, this.bound, this.cache, this.#target, owner);
   }
 
   createIndex(options?: CreateIndexOptions): Promise<string> {

@@ -16,4 +16,16 @@ export type {
   VectorColumnType,
   VersionOption,
 } from "./options.js";
-export type { FindSimilarOptions, NearestOptions, SimilarRow } from "./similarity.js";
+export type {
+  DuplicatePair,
+  FindDuplicatesOptions,
+  FindSimilarOptions,
+  IndexTuning,
+  NearestOptions,
+  SearchOptions,
+  SelectedRow,
+  SimilarityOptions,
+  SimilaritySelection,
+  SimilarRow,
+  SimilarRows,
+} from "./similarity.js";

@@ -193,4 +193,12 @@ export interface EmbeddingStore<Id = unknown> {
    * store locks at all. Throws `InvalidOptionError` for a malformed range.
    */
   withKeyRange?(range: KeyRange): EmbeddingStore<Id>;
+  /**
+   * Optional, for `embedRows()`: this store restricted to the rows with these keys, for embedding
+   * them now on an application's write path. Its `prepare()` takes no run lock (a backfill of the
+   * same table may be running: compare-and-set writes keep both right) and throws `StoreError`
+   * (`unknown_rows`, with `rowIds`) when a key names no row (after the store's filter), before
+   * anything is embedded. Throws `InvalidOptionError` (`ids`) for an empty list.
+   */
+  withKeys?(ids: readonly Id[]): EmbeddingStore<Id>;
 }

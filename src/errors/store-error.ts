@@ -10,6 +10,8 @@ export type StoreErrorReason =
   | "locked"
   /** A row's text could not be built, or its vector does not fit the column (a `halfvec` overflow). */
   | "row"
+  /** Keys given to embed (`embedRows()`) name no row: `rowIds` lists them. */
+  | "unknown_rows"
   /** The operation does not apply to this store as configured (e.g. `prune()` on the same-row layout). */
   | "unsupported"
   /** The database failed. */
@@ -24,11 +26,17 @@ export class StoreError extends EmbeddingsError {
    * could not be built). `backfill()` reports it in `BackfillError.rowIds`.
    */
   readonly rowId?: unknown;
+  /** The keys the error is about, when there are several (`reason: "unknown_rows"`). */
+  readonly rowIds?: readonly unknown[];
 
-  constructor(message: string, fields: { reason: StoreErrorReason; rowId?: unknown; cause?: unknown }) {
+  constructor(
+    message: string,
+    fields: { reason: StoreErrorReason; rowId?: unknown; rowIds?: readonly unknown[]; cause?: unknown },
+  ) {
     super(message, { cause: fields.cause });
     this.reason = fields.reason;
     if (fields.rowId !== undefined) this.rowId = fields.rowId;
+    if (fields.rowIds !== undefined) this.rowIds = fields.rowIds;
   }
 
   static override isInstance(error: unknown): error is StoreError {

@@ -1,0 +1,2 @@
+export { type EmbedQueryOptions, embedQuery } from "./embed-query.js";
+export { type EmbedRowsOptions, embedRows } from "./embed-rows.js";
