@@ -20,7 +20,7 @@ import { drizzleStore } from "@relay/embeddings/adapters/drizzle";
 import { voyageProvider } from "@relay/embeddings/providers/voyage";
 import { createEmbeddingsEmulator } from "@relay/embeddings/testing";
 import { config } from "dotenv";
-import { desc, eq, inArray, isNull } from "drizzle-orm";
+import { desc, eq, isNull } from "drizzle-orm";
 import { SAMPLE_SKILLS } from "./skills/sample-skills.js";
 import { createSkillTables, skillEmbeddings, skills } from "./skills/schema.js";
 import { openDatabase } from "./support/database.js";
@@ -31,6 +31,13 @@ const EMBEDDING_MODEL = "voyage-3.5";
 const EMBEDDING_VERSION = "1";
 /** "Skills most like X": X is this skill when it exists, else the first skill. */
 const SIMILAR_TO = "semantic-search";
+/** What the example searches for by text. */
+const SEARCH_TEXT = "find near-duplicate documents";
+/**
+ * Pairs at least this similar are reported as near-duplicates: 0.9 for real Voyage embeddings; the
+ * emulator's stand-in vectors (words hashed to random directions) are far less alike, so 0.5 there.
+ */
+const DUPLICATE_THRESHOLD = { real: 0.9, emulator: 0.5 };
 
 async function backfillEmbeddings(): Promise<number> {
   const closers: (() => Promise<void>)[] = [];
@@ -52,6 +59,7 @@ async function backfillEmbeddings(): Promise<number> {
     }
 
     let apiKey = process.env.VOYAGE_API_KEY;
+    const threshold = apiKey ? DUPLICATE_THRESHOLD.real : DUPLICATE_THRESHOLD.emulator;
     let baseURL = process.env.VOYAGE_BASE_URL || undefined;
     if (!apiKey) {
       const server = await createEmbeddingsEmulator().listen();
@@ -122,20 +130,29 @@ async function backfillEmbeddings(): Promise<number> {
       .orderBy(desc(eq(skills.id, SIMILAR_TO)), skills.id)
       .limit(1);
     if (like) {
-      const similar = await store.findSimilar(like.id, { limit: 5 });
-      const names = await db
-        .select({ id: skills.id, name: skills.name })
-        .from(skills)
-        .where(
-          inArray(
-            skills.id,
-            similar.map((row) => row.id),
-          ),
-        );
+      // The rows come back with the columns selected: no second query for the names.
+      const similar = await store.findSimilar(like.id, { limit: 5, select: { name: skills.name } });
       console.log(`Skills most like "${like.name}":`);
-      for (const row of similar) {
-        console.log(`  ${row.similarity.toFixed(3)}  ${names.find((n) => n.id === row.id)?.name ?? row.id}`);
-      }
+      for (const row of similar) console.log(`  ${row.similarity.toFixed(3)}  ${row.row.name}`);
+    }
+
+    // Search by text: the text is embedded as a query by the same provider, and only that provider's
+    // vectors (model and version) are searched, whatever else the table holds.
+    const hits = await store.search(SEARCH_TEXT, { provider, limit: 5, select: { name: skills.name } });
+    console.log(`Search "${SEARCH_TEXT}":`);
+    for (const hit of hits) console.log(`  ${hit.similarity.toFixed(3)}  ${hit.row.name}`);
+
+    // Near-duplicate pairs of the whole table, each pair once, through the HNSW index (built once).
+    await store.createIndex();
+    const names = new Map<string, string>();
+    for (const skill of await db.select({ id: skills.id, name: skills.name }).from(skills)) {
+      names.set(skill.id, skill.name);
+    }
+    const pairs = [];
+    for await (const pair of store.findDuplicates({ threshold })) pairs.push(pair);
+    console.log(`Near-duplicate skills (similarity ≥ ${threshold}): ${pairs.length} pairs`);
+    for (const pair of pairs.sort((x, y) => y.similarity - x.similarity)) {
+      console.log(`  ${pair.similarity.toFixed(3)}  ${names.get(pair.a)}  ~  ${names.get(pair.b)}`);
     }
     return 0;
   } finally {

@@ -109,6 +109,12 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   } else if (StoreError.isInstance(error)) {
     out.reason = error.reason;
     if (error.rowId !== undefined) out.rowIds = [jsonKey(error.rowId)];
+    if (error.rowIds !== undefined) {
+      Object.assign(out, {
+        rowIds: error.rowIds.slice(0, MAX_ROW_IDS).map(jsonKey),
+        rowCount: error.rowIds.length,
+      });
+    }
   } else if (InvalidOptionError.isInstance(error)) {
     out.option = error.option;
   } else if (BackfillError.isInstance(error)) {

@@ -85,6 +85,12 @@ describe("serializeError", () => {
       message: "locked",
       reason: "locked",
     });
+    const unknown = new StoreError("no rows", { reason: "unknown_rows", rowIds: [998, 2n ** 60n] });
+    expect(serializeError(unknown)).toMatchObject({
+      reason: "unknown_rows",
+      rowIds: [998, String(2n ** 60n)],
+      rowCount: 2,
+    });
     expect(serializeError(new InvalidOptionError("every", "a positive integer"))).toMatchObject({
       option: "every",
     });

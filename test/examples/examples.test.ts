@@ -89,6 +89,12 @@ describe("examples/backfill-skills.ts", () => {
     );
     expect(output).toMatch(COVERAGE_COMPLETE);
     expect(output).toMatch(/^Skills most like "Build semantic search":\n( {2}\d\.\d{3} {2}.+\n){5}/m);
+    expect(output).toMatch(
+      /^Search "find near-duplicate documents":\n {2}\d\.\d{3} {2}Detect near-duplicate documents\n/m,
+    );
+    expect(output).toMatch(
+      /^Near-duplicate skills \(similarity ≥ 0\.5\): [1-9]\d* pairs\n( {2}\d\.\d{3} {2}.+ {2}~ {2}.+\n)+/m,
+    );
   });
 
   it("makes no provider request on a second run", () => {
