@@ -9,6 +9,22 @@ import type { EmbeddingTarget } from "../../../src/contracts/embedding-store.js"
 
 export const DIMENSIONS = 8;
 
+/** Words the similarity tests build texts from: texts sharing words have close vectors. */
+export const WORDS = [
+  "csv",
+  "json",
+  "parse",
+  "http",
+  "retry",
+  "vector",
+  "index",
+  "cache",
+  "queue",
+  "auth",
+  "sql",
+  "log",
+];
+
 /** The provider the tests pretend to use. */
 export const MODEL: EmbeddingTarget = { provider: "test", model: "det-8", dimensions: DIMENSIONS };
 

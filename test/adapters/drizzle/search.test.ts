@@ -11,26 +11,12 @@ import { backfill, embedRows, hashText, InvalidOptionError, StoreError } from ".
 import { cosineSimilarity, deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
 import { scriptedProvider } from "../../../src/testing/scripted-provider.js";
 import { deferred, describeEachDatabase, rejectionOf, type TestDatabase } from "../../support/index.js";
-import { DIMENSIONS, MODEL, skillStoreOptions, skillTables, skillText } from "./fixtures.js";
+import { DIMENSIONS, MODEL, skillStoreOptions, skillTables, skillText, WORDS } from "./fixtures.js";
 import { runBackfill } from "./helpers.js";
 
 const tables = skillTables("integer", "srch");
 const { skills } = tables;
 const OTHER: EmbeddingTarget = { provider: "test", model: "other-8", dimensions: DIMENSIONS };
-const WORDS = [
-  "csv",
-  "json",
-  "parse",
-  "http",
-  "retry",
-  "vector",
-  "index",
-  "cache",
-  "queue",
-  "auth",
-  "sql",
-  "log",
-];
 
 type Skill = { id: number; name: string; description: string; content: string; tags: string[] | null };
 
@@ -52,6 +38,34 @@ const OTHER_ROWS = new Set([31, 32, 33, 34, 35, 36]);
 const vectorOf = (row: Skill) => deterministicEmbedding(skillText(row), DIMENSIONS);
 
 const provider = (model = MODEL.model) => scriptedProvider({ model, dimensions: DIMENSIONS });
+
+/**
+ * Starts `work` with a provider whose first request waits: `sent` once it is in flight, `release()`
+ * lets it answer and resolves to what `work` resolves to. A test that fails first releases it too
+ * (a run left waiting would keep the database from being dropped).
+ */
+function held<T>(work: (p: ReturnType<typeof provider>) => Promise<T>) {
+  const p = provider();
+  const gate = deferred();
+  const sent = deferred();
+  p.script(async (texts) => {
+    sent.resolve();
+    await gate.promise;
+    return p.answer(texts);
+  });
+  const result = work(p);
+  onTestFinished(async () => {
+    gate.resolve();
+    await result.catch(() => {});
+  });
+  return {
+    sent: sent.promise,
+    release: () => {
+      gate.resolve();
+      return result;
+    },
+  };
+}
 
 describeEachDatabase(
   "drizzleStore search, select, duplicates",
@@ -247,21 +261,8 @@ describeEachDatabase(
 
     it("runs beside a backfill of the same table; a row edited meanwhile ends pending, then current", async () => {
       // The backfill holds the run lock (real server) with its request in flight.
-      const running = provider();
-      const backfillGate = deferred();
-      const backfillSent = deferred();
-      running.script(async (texts) => {
-        backfillSent.resolve();
-        await backfillGate.promise;
-        return running.answer(texts);
-      });
-      const run = backfill({ provider: running, store: store() });
-      // A failed assertion must not leave the run waiting (the database could not be dropped).
-      onTestFinished(async () => {
-        backfillGate.resolve();
-        await run.catch(() => {});
-      });
-      await backfillSent.promise;
+      const running = held((p) => backfill({ provider: p, store: store() }));
+      await running.sent;
       if (t.realServer) {
         // The workaround this replaces: a second run filtered to the row is refused.
         const filtered = drizzleStore(skillStoreOptions(t.db, writes, { filter: eq(rowsTable.id, 7) }));
@@ -270,28 +271,14 @@ describeEachDatabase(
       }
 
       const oldText = await text(7);
-      const p = provider();
-      const embedGate = deferred();
-      const embedSent = deferred();
-      p.script(async (texts) => {
-        embedSent.resolve();
-        await embedGate.promise;
-        return p.answer(texts);
-      });
-      const write = embedRows({ provider: p, store: store(), ids: [7, 8] });
-      onTestFinished(async () => {
-        embedGate.resolve();
-        await write.catch(() => {});
-      });
-      await embedSent.promise;
+      const writing = held((p) => embedRows({ provider: p, store: store(), ids: [7, 8] }));
+      await writing.sent;
       // The row changes while both vectors of its old text are in flight.
       await t.db.update(rowsTable).set({ content: "edited content" }).where(eq(rowsTable.id, 7));
-      embedGate.resolve();
-      const report = await write;
+      const report = await writing.release();
       expect(report.embedded).toBe(1);
       expect(report.skippedRows).toEqual([{ id: 7, reason: "changed_during_run" }]);
-      backfillGate.resolve();
-      const full = await run;
+      const full = await running.release();
       expect(full.skippedRows).toEqual([{ id: 7, reason: "changed_during_run" }]);
 
       // Never wrong: row 7 has no vector (pending), and row 8's vector is its text's.

@@ -4,24 +4,10 @@ import { drizzleStore } from "../../../adapters/drizzle/index.js";
 import { InvalidOptionError } from "../../../src/errors/index.js";
 import { cosineSimilarity, deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
 import { describeEachDatabase, type TestDatabase } from "../../support/index.js";
-import { DIMENSIONS, MODEL, skillTables, skillText } from "./fixtures.js";
+import { DIMENSIONS, MODEL, skillTables, skillText, WORDS } from "./fixtures.js";
 import { runBackfill } from "./helpers.js";
 
 const { skills, skillEmbeddings, ddl } = skillTables("integer", "sim");
-const WORDS = [
-  "csv",
-  "json",
-  "parse",
-  "http",
-  "retry",
-  "vector",
-  "index",
-  "cache",
-  "queue",
-  "auth",
-  "sql",
-  "log",
-];
 const ROWS = 60;
 
 function rows() {
