@@ -11,7 +11,15 @@ import { backfill, embedRows, hashText, InvalidOptionError, StoreError } from ".
 import { cosineSimilarity, deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
 import { scriptedProvider } from "../../../src/testing/scripted-provider.js";
 import { deferred, describeEachDatabase, rejectionOf, type TestDatabase } from "../../support/index.js";
-import { DIMENSIONS, MODEL, skillStoreOptions, skillTables, skillText, WORDS } from "./fixtures.js";
+import {
+  DIMENSIONS,
+  docTables,
+  MODEL,
+  skillStoreOptions,
+  skillTables,
+  skillText,
+  WORDS,
+} from "./fixtures.js";
 import { runBackfill } from "./helpers.js";
 
 const tables = skillTables("integer", "srch");
@@ -311,3 +319,52 @@ describe("embedRows() without a keyed store", () => {
     });
   });
 });
+
+const tuning = docTables("tune_docs");
+
+describeEachDatabase(
+  "HNSW tuning per query",
+  (database) => {
+    let t: TestDatabase;
+    beforeAll(async () => {
+      t = await database.create();
+      await t.exec(tuning.ddl);
+      // 600 vectors of model "b" right beside the query, 1,400 of model "a" further away.
+      await t.exec(`
+        insert into tune_docs (id, title, body, embedding, embedding_model, embedding_hash)
+        select i, 'doc', 'body',
+          (case when i <= 600 then array[1, random() * 0.1, random() * 0.1, 0, 0, 0, 0, 0]
+                else array[0.3, 1, random() * 0.1, 0, 0, 0, 0, 0] end)::vector,
+          case when i <= 600 then 'b' else 'a' end, 'h'
+        from generate_series(1, 2000) i;
+        create index on tune_docs using hnsw (embedding vector_cosine_ops);
+        analyze tune_docs;
+        set enable_seqscan = off;`);
+    });
+    afterAll(() => t?.close());
+
+    it("an iterative scan (the default) finds `limit` rows that the index's first candidates leave out", async () => {
+      const { docs } = tuning;
+      const store = drizzleStore({
+        db: t.db,
+        source: { table: docs, key: docs.id, text: (doc) => doc.body },
+        target: { embedding: docs.embedding, model: docs.embeddingModel, hash: docs.embeddingHash },
+      });
+      const query = [1, 0, 0, 0, 0, 0, 0, 0];
+      // Without it, the 40 candidates of the HNSW scan are all model "b": nothing passes.
+      const off = await store.nearest(query, { model: "a", limit: 10, iterativeScan: "off" });
+      expect(off.length).toBeLessThan(10);
+      const hits = await store.nearest(query, { model: "a", limit: 10 });
+      expect(hits).toHaveLength(10);
+      expect(hits.every((hit) => Number(hit.id) > 600)).toBe(true);
+      const wide = await store.nearest(query, {
+        model: "a",
+        limit: 10,
+        iterativeScan: "off",
+        efSearch: 1000,
+      });
+      expect(wide).toHaveLength(10); // more candidates than the 600 rows of model "b"
+    });
+  },
+  { drivers: ["pglite"] },
+);
