@@ -43,7 +43,7 @@ export interface EmbedRowsOptions<Id = unknown>
  * ```ts
  * const [skill] = await db.insert(skills).values(input).returning({ id: skills.id });
  * const report = await embedRows({ provider, store, ids: [skill.id] });
- * if (report.embedded === 0) console.warn("not embedded yet: the nightly backfill will", report.skipped);
+ * if (report.skippedRows.length > 0) console.warn("the nightly backfill will embed", report.skippedRows);
  * ```
  */
 export async function embedRows<Id = unknown>(options: EmbedRowsOptions<Id>): Promise<BackfillReport<Id>> {

@@ -26,6 +26,7 @@ const runs = {} as Record<
   ExampleRun
 >;
 let voyageRequestsOnRerun = -1;
+let voyageQueriesOnRerun: unknown[] = [];
 let openaiCallsOnRerun: readonly unknown[] = [];
 
 const COVERAGE_COMPLETE = /^Coverage: 104\/104 current, 0 stale, 0 missing \(complete\)$/m;
@@ -42,7 +43,12 @@ beforeAll(async () => {
     runs.first = await runExample("backfill-skills.ts", { dataDir });
     const before = emulator.stats.requests;
     runs.second = await runExample("backfill-skills.ts", { dataDir, env: external("VOYAGE", ACCEPTED_KEY) });
-    voyageRequestsOnRerun = emulator.calls.filter((call) => call.api === "voyage" && call.id > before).length;
+    const rerun = emulator.calls.filter((call) => call.api === "voyage" && call.id > before);
+    // The example's text search embeds its query on every run: only document requests would be a re-embed.
+    voyageRequestsOnRerun = rerun.filter(
+      (call) => (call.body as { input_type?: unknown }).input_type !== "query",
+    ).length;
+    voyageQueriesOnRerun = rerun.map((call) => call.body);
   };
   const openai = async () => {
     runs.openaiFirst = await runExample("openai-same-row.ts", { dataDir });
@@ -97,10 +103,13 @@ describe("examples/backfill-skills.ts", () => {
     );
   });
 
-  it("makes no provider request on a second run", () => {
+  it("embeds nothing on a second run: its one request is the search's query", () => {
     const { output } = runs.second;
     expect(runs.second.code, shown(runs.second)).toBe(0);
     expect(voyageRequestsOnRerun).toBe(0);
+    expect(voyageQueriesOnRerun).toEqual([
+      expect.objectContaining({ input: ["find near-duplicate documents"], input_type: "query" }),
+    ]);
     expect(output).not.toMatch(/emulator/i);
     expect(output).toMatch(/^Nothing to embed: every row's embedding is current$/m);
     expect(output).toMatch(/^Backfill complete: 0 embedded, 0 skipped, 0 tokens, 0 requests in /m);
