@@ -22,5 +22,7 @@ export default defineConfig({
     // processes (tsx, a driver, PGlite's WASM) can take tens of seconds on a loaded 2-core CI machine.
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // expect.poll() waits for a condition; its deadline, too, only catches a hang (default 1 s).
+    expect: { poll: { timeout: 60_000 } },
   },
 });
