@@ -71,9 +71,9 @@ describeEachDatabase("reliability: edits during a run", (database) => {
           await insert({ id: 100, title: "item 100", body: "inserted past the end" });
           await insert({ id: 101, title: "item 101", body: "inserted past the end too" });
           await insert({ id: 0, title: "item 0", body: "inserted behind the scan" });
-          // Last, so the scan (which reads page 2 while request 2 starts) has read row 12 by now.
-          await edit(12, "edited after it was read, before it was sent");
         }
+        // Request 3 holds rows 11-15: row 12 has been read, and its vector is not made yet.
+        if (requests === 3) await edit(12, "edited after it was read, before it was sent");
         return globalThis.fetch(input, init);
       };
       try {
