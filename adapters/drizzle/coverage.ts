@@ -5,7 +5,14 @@ import type { StoreConfig } from "./config.js";
 import type { AnyPgDatabase } from "./driver.js";
 import { type ReadContext, readRecipe } from "./scan.js";
 import { isCurrent, nextCursor, selectPage, textOf } from "./source-rows.js";
-import { currentCondition, fromSourceAndTarget, hashExpression, sqlRecipe, storeRows } from "./sql-text.js";
+import {
+  currentCondition,
+  fromSourceAndTarget,
+  hashExpression,
+  sqlRecipe,
+  storedCondition,
+  storeRows,
+} from "./sql-text.js";
 
 const PAGE = 1_000;
 
@@ -38,9 +45,7 @@ export async function countCoverage(
         const query = d
           .select({
             total: sql<number>`count(*)`.mapWith(Number),
-            stored: sql<number>`count(*) filter (where ${config.target.embedding} is not null)`.mapWith(
-              Number,
-            ),
+            stored: sql<number>`count(*) filter (where ${storedCondition(config)})`.mapWith(Number),
             current:
               sql<number>`count(*) filter (where ${currentCondition(config, model, hashExpression(recipe))})`.mapWith(
                 Number,

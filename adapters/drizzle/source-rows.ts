@@ -209,10 +209,11 @@ export function textOf(
   row: Record<string, unknown>,
 ): { text: string; hash: string } {
   const where = `${config.source.name.display} row ${formatKey(key)}`;
+  const recipe = config.source.text;
+  if (recipe.kind !== "js") throw new Error("textOf(): a SQL recipe's text is built in PostgreSQL");
   let text: unknown;
   try {
-    if (config.source.text.kind !== "js") throw new Error("textOf() needs a JavaScript recipe");
-    text = config.source.text.build(row);
+    text = recipe.build(row);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw new StoreError(`source.text threw for ${where}: ${detail}`, {

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
 import type { ReembedMode } from "../../src/contracts/embedding-store.js";
 import { StoreError } from "../../src/errors/index.js";
 import {
@@ -37,10 +37,22 @@ export function hashExpression(recipe: SqlRecipe): SQL {
   return sql`encode(sha256(convert_to(${textExpression(recipe)}, 'UTF8')), 'hex')`;
 }
 
+/**
+ * Whether the target holds a vector for the row. In the separate-table layout with a `NOT NULL`
+ * embedding column, by the target's key (the join found a row): the vector itself is never read,
+ * so the planner can hash-join narrow target rows instead of merging wide ones.
+ */
+export function storedCondition(config: StoreConfig): SQL {
+  const { target } = config;
+  return config.layout === "separate" && target.embedding.notNull
+    ? sql`${target.key} is not null`
+    : sql`${target.embedding} is not null`;
+}
+
 /** Whether the target holds a vector of `model` (and the store's version) for the row, text aside. */
 function storedFor(config: StoreConfig, model: string): SQL {
   const { target } = config;
-  return sql`${target.embedding} is not null and ${target.model} = ${model}${
+  return sql`${storedCondition(config)} and ${target.model} = ${model}${
     target.version ? sql` and ${target.version} = ${config.version}` : sql``
   }`;
 }
@@ -61,7 +73,7 @@ export function pendingCondition(
   hash: SQL | undefined,
 ): SQL | undefined {
   if (reembed === "all") return undefined;
-  if (reembed === "missing") return isNull(config.target.embedding);
+  if (reembed === "missing") return sql`not (${storedCondition(config)})`;
   const current = hash ? currentCondition(config, model, hash) : sql`(${storedFor(config, model)})`;
   return sql`not coalesce(${current}, false)`;
 }
