@@ -15,6 +15,7 @@
  * Writes its section of bench/RESULTS.md (between the `bench:staleness` markers). Not run in CI.
  *
  *   npm run bench:staleness [-- --rows N] [--driver node-postgres|postgres.js] [--out FILE]
+ *                           [--keep] [--reuse DATABASE]   (keep the seeded database / measure on it again)
  */
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -178,13 +179,13 @@ async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T 
   return { ms: performance.now() - started, value };
 }
 
-async function parent(rows: number, driver: string, out: string): Promise<void> {
+async function parent(rows: number, driver: string, out: string, reuse: string | undefined): Promise<void> {
   const server = process.env.DATABASE_URL;
   if (!server) throw new Error("bench:staleness runs on the real server: set DATABASE_URL");
-  const name = `relay_bench_stale_${process.pid}`;
+  const name = reuse ?? `relay_bench_stale_${process.pid}`;
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
-  await admin.query(`create database ${name}`);
+  if (!reuse) await admin.query(`create database ${name}`);
   const url = new URL(server);
   url.pathname = `/${name}`;
   const client = new pg.Client({ connectionString: url.toString() });
@@ -196,6 +197,7 @@ async function parent(rows: number, driver: string, out: string): Promise<void> 
     await client.query("create extension if not exists vector");
     const small = Math.max(1, Math.round(rows / 10));
     const seeding = await timed(async () => {
+      if (reuse) return;
       await seed(client, small);
       await seed(client, rows);
     });
@@ -334,13 +336,15 @@ ${n.format(rows)} skills seeded in SQL (\`generate_series\`: ~1,660-character te
 | --- | --- | --- | --- |
 ${checks.map((row) => `| ${row.join(" | ")} |`).join("\n")}
 
-\`uptime\` during the run: ${uptimes.map((u) => `\`${u.replace(/^.*load average/, "load average")}\``).join(", then ")}. Seeding took ${(seeding.ms / 1000).toFixed(0)} s.`;
+\`uptime\` during the run: ${uptimes.map((u) => `\`${u.replace(/^.*load average/, "load average")}\``).join(", then ")}. ${reuse ? "Seeded by an earlier run (`--reuse`)." : `Seeding took ${(seeding.ms / 1000).toFixed(0)} s.`}`;
     writeFileSync(out, replaceMarkedSection(out, "staleness", section));
     console.log(section);
     console.log(`Wrote the staleness section of ${out}`);
   } finally {
     await client.end();
-    await admin.query(`drop database if exists ${name} with (force)`);
+    if (reuse) console.log(`Kept database ${name} (--reuse)`);
+    else if (values.keep) console.log(`Kept database ${name}: run again with --reuse ${name}`);
+    else await admin.query(`drop database if exists ${name} with (force)`);
     await admin.end();
   }
 }
@@ -351,6 +355,8 @@ const { values } = parseArgs({
     driver: { type: "string", default: "node-postgres" },
     out: { type: "string", default: "bench/RESULTS.md" },
     child: { type: "string" },
+    keep: { type: "boolean", default: false },
+    reuse: { type: "string" },
     url: { type: "string" },
   },
 });
@@ -360,4 +366,4 @@ if (values.driver !== "node-postgres" && values.driver !== "postgres.js") {
   throw new Error("--driver: node-postgres or postgres.js");
 }
 if (values.child) await child(values.child as ChildMode, values.url!, rows, values.driver);
-else await parent(rows, values.driver, values.out!);
+else await parent(rows, values.driver, values.out!, values.reuse);

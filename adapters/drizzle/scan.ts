@@ -198,7 +198,7 @@ async function selectPending(
     })
     .from(source.table)
     .$dynamic();
-  const chosen = fromSourceAndTarget(config, keys)
+  const chosen = fromSourceAndTarget(config, keys, page.after)
     .where(
       and(
         page.after === undefined ? undefined : gt(source.key, sql`${page.after}::${keyType(source.key)}`),

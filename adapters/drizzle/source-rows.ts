@@ -4,7 +4,7 @@ import { hashText } from "../../src/hash.js";
 import type { StoreConfig } from "./config.js";
 import type { AnyPgDatabase } from "./driver.js";
 import { keyType } from "./key-type.js";
-import { hashExpression, sqlRecipe } from "./sql-text.js";
+import { hashExpression, sqlRecipe, targetJoin } from "./sql-text.js";
 
 /** A source row with what the target holds for it. */
 export interface SourceRowState {
@@ -66,7 +66,8 @@ export async function selectPage(
     version: target.version ?? sql<null>`null`,
   };
   let query = db.select(fields).from(source.table).$dynamic();
-  if (config.layout === "separate") query = query.leftJoin(target.table, eq(target.key, source.key));
+  // The cursor bounds the target's side too, so a merge join does not walk its index from the start.
+  if (config.layout === "separate") query = query.leftJoin(target.table, targetJoin(config, page.after));
   const rows = await query
     .where(
       and(

@@ -78,13 +78,27 @@ export function pendingCondition(
   return sql`not coalesce(${current}, false)`;
 }
 
-/** The source table joined to the target (separate-table layout), for selects over both. */
+/**
+ * The source table joined to the target (separate-table layout), for selects over both. `after` (a
+ * keyset cursor) bounds the target's side of the join too: without it, a merge join walks the
+ * target's key index from its first key on every page, and a scan of n rows reads O(n²) index entries.
+ */
 export function fromSourceAndTarget<Query extends { leftJoin: (...args: any[]) => Query }>(
   config: StoreConfig,
   query: Query,
+  after?: string,
 ): Query {
+  if (config.layout !== "separate") return query;
+  return query.leftJoin(config.target.table, targetJoin(config, after));
+}
+
+/** The join condition of the target to the source, bounded by the cursor `after` when there is one. */
+export function targetJoin(config: StoreConfig, after: string | undefined): SQL {
   const { source, target } = config;
-  return config.layout === "separate" ? query.leftJoin(target.table, eq(target.key, source.key)) : query;
+  return and(
+    eq(target.key, source.key),
+    after === undefined ? undefined : gt(target.key, sql`${after}::${keyType(source.key)}`),
+  )!;
 }
 
 /** The store's rows: `filter`, partition and key range. */
