@@ -20,7 +20,7 @@ import { drizzleStore } from "@relay/embeddings/adapters/drizzle";
 import { voyageProvider } from "@relay/embeddings/providers/voyage";
 import { createEmbeddingsEmulator } from "@relay/embeddings/testing";
 import { config } from "dotenv";
-import { desc, eq, isNull } from "drizzle-orm";
+import { desc, eq, isNull, sql } from "drizzle-orm";
 import { SAMPLE_SKILLS } from "./skills/sample-skills.js";
 import { createSkillTables, skillEmbeddings, skills } from "./skills/schema.js";
 import { openDatabase } from "./support/database.js";
@@ -78,7 +78,9 @@ async function backfillEmbeddings(): Promise<number> {
       source: {
         table: skills,
         key: skills.id,
-        text: (skill) => [skill.name, skill.description, skill.content, ...(skill.tags || [])].join(" "),
+        // The plan's `[name, description, content, ...(tags || [])].join(" ")`, built and hashed by
+        // PostgreSQL: a run with nothing to do reads no text (same hashes, so nothing re-embeds).
+        text: sql`array_to_string(array[${skills.name}, ${skills.description}, ${skills.content}] || ${skills.tags}, ' ', '')`,
       },
       target: {
         table: skillEmbeddings,

@@ -1,5 +1,5 @@
-import { getTableColumns, is, type SQL } from "drizzle-orm";
-import { getTableConfig, PgColumn, PgTable } from "drizzle-orm/pg-core";
+import { getTableColumns, is, SQL } from "drizzle-orm";
+import { getTableConfig, PgColumn, PgDialect, PgTable } from "drizzle-orm/pg-core";
 import type { KeyRange } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
 import {
@@ -12,6 +12,14 @@ import { DEFAULT_BATCH_JOBS_TABLE } from "./batch-jobs.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
 
+/**
+ * `source.text`: a function of the row, hashed in JavaScript, or a SQL expression, built and hashed by
+ * PostgreSQL (`display`: the expression's SQL, for messages).
+ */
+export type TextRecipe =
+  | { readonly kind: "js"; readonly build: (row: any) => string }
+  | { readonly kind: "sql"; readonly expression: SQL; readonly display: string };
+
 /** The options, checked and resolved once: every operation of the store reads this. */
 export interface StoreConfig {
   readonly layout: "separate" | "same-row";
@@ -19,7 +27,8 @@ export interface StoreConfig {
     readonly table: PgTable;
     readonly name: TableName;
     readonly key: PgColumn;
-    readonly text: (row: any) => string;
+    /** How a row becomes text: a JavaScript function of the row, or a SQL expression. */
+    readonly text: TextRecipe;
     readonly filter: SQL | undefined;
     /** The columns `text()` gets (the same-row layout leaves out the embedding). */
     readonly columns: Record<string, PgColumn>;
@@ -97,8 +106,7 @@ export function resolveConfig(
 
   const sourceTable = requireTable(source.table, "source.table");
   const sourceKey = requireColumn(source.key, sourceTable, "source.key", "source.table");
-  if (typeof source.text !== "function")
-    throw new InvalidOptionError("source.text", "a function (row) => string");
+  const text = textRecipe(source.text);
 
   const layout = target.key === undefined ? "same-row" : "separate";
   let targetTable: PgTable;
@@ -164,7 +172,7 @@ export function resolveConfig(
       table: sourceTable,
       name: tableName(sourceTable),
       key: sourceKey,
-      text: source.text,
+      text,
       filter: source.filter,
       columns,
     },
@@ -186,6 +194,15 @@ export function resolveConfig(
     binaryWrites: options.binaryWrites ?? true,
     batchJobs: resolveBatchJobs(options.batchJobs),
   };
+}
+
+function textRecipe(text: unknown): TextRecipe {
+  if (typeof text === "function") return { kind: "js", build: text as (row: any) => string };
+  if (is(text, SQL)) return { kind: "sql", expression: text, display: new PgDialect().sqlToQuery(text).sql };
+  throw new InvalidOptionError(
+    "source.text",
+    "a function (row) => string, or a Drizzle SQL expression over the source table's columns (sql`…`)",
+  );
 }
 
 function resolveBatchJobs(options: DrizzleStoreBaseOptions["batchJobs"]): StoreConfig["batchJobs"] {

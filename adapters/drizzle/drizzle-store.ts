@@ -33,7 +33,7 @@ import { keyBoundaries } from "./key-boundaries.js";
 import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
 import { checkKeysExist, type KeyedConfig, withKeys } from "./row-keys.js";
-import { scanRows } from "./scan.js";
+import { type ReadContext, scanRows } from "./scan.js";
 import { concurrent, Serial } from "./serial.js";
 import {
   type DuplicatePair,
@@ -49,6 +49,7 @@ import {
   type SimilarRows,
   search,
 } from "./similarity.js";
+import { checkSqlText } from "./sql-text.js";
 import { writeRecords } from "./write.js";
 
 /**
@@ -65,17 +66,19 @@ import { writeRecords } from "./write.js";
  */
 export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   /**
-   * Checks the `vector` extension, the tables, the embedding column's dimensions and the unique
-   * indexes, then takes the run's advisory lock (see the `lock` option). Throws `StoreError`
+   * Checks the `vector` extension, the tables, the embedding column's dimensions, the unique
+   * indexes and a SQL `source.text` (its type, and that it uses only the source table), then takes the run's advisory lock (see the `lock` option). Throws `StoreError`
    * (`extension_missing`, `schema`, `locked`) or `DimensionMismatchError` (`source: "store"`).
    */
   prepare(target: EmbeddingTarget, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /**
    * Counts the rows (after `source.filter`, `partition` and `withKeyRange()`) by state: `{ total,
    * embedded, stale, missing }`. Vectors count as current when their text hash, model (`options.model`, or the model
-   * of the target given to the last `prepare()`) and version match. Each row's text is built and
-   * hashed, so this reads the whole source table a page at a time; `signal` stops it between pages
-   * and abandons the page being read. Throws `InvalidOptionError` (`model`) when no model is known.
+   * of the target given to the last `prepare()`) and version match. With a SQL `source.text` this is
+   * one aggregate query (no text leaves the database), which `signal` cancels on the server. With a
+   * JavaScript `source.text` each row's text is built and hashed, so this reads the whole source table
+   * a page at a time; `signal` stops it between pages and abandons the page being read. Throws
+   * `InvalidOptionError` (`model`) when no model is known.
    * @example
    * ```ts
    * await store.prepare(provider);
@@ -268,7 +271,11 @@ class Store<Id> implements DrizzleStore<Id> {
     options.signal?.throwIfAborted();
     await guard(
       `Checking ${this.config.target.name.display}`,
-      () => this.#serial.run(() => checkSchema(this.config, this.#session, target)),
+      () =>
+        this.#serial.run(async () => {
+          await checkSchema(this.config, this.#session, target);
+          await checkSqlText(this.config, this.db);
+        }),
       options.signal,
     );
     const keyed = this.config as Partial<KeyedConfig>;
@@ -285,8 +292,16 @@ class Store<Id> implements DrizzleStore<Id> {
     await lock?.release();
   }
 
+  /** The scan counts what it will yield (`onCount`): a run needs no `coverage()` first. */
+  readonly countsWhileScanning = true;
+
+  /** How reads run: one at a time where they must, cancelled on the server through the pool. */
+  get #reads(): ReadContext {
+    return { serial: this.#serial, root: this.#owner.#session };
+  }
+
   scan(options: ScanOptions): AsyncIterable<PendingItem<Id>[]> {
-    return scanRows<Id>(this.config, this.db, options, this.#serial);
+    return scanRows<Id>(this.config, this.db, options, this.#reads);
   }
 
   write(records: readonly EmbeddingRecord<Id>[], options: WriteOptions): Promise<WriteResult<Id>> {
@@ -312,7 +327,7 @@ class Store<Id> implements DrizzleStore<Id> {
         "given (`store.coverage(provider)` or `store.coverage({ model })`), or `store.prepare(target)` called first, so the store knows which model's vectors are current",
       );
     }
-    return this.#serial.run(() => countCoverage(this.config, this.db, model, options.signal));
+    return countCoverage(this.config, this.db, model, options.signal, this.#reads);
   }
 
   search<Selection extends SimilaritySelection | undefined = undefined>(

@@ -66,12 +66,25 @@ export interface DrizzleSourceOptions<
    */
   readonly key: Key;
   /**
-   * Builds the text to embed from a whole row (every column of `table`; in the same-row layout every
-   * column except the embedding column, which is never read back). Its SHA-256 (`hashText`) is stored
-   * beside the vector and decides staleness, so it must be deterministic. A throw stops the run with a
-   * `StoreError` (`reason: "row"`) naming the row.
+   * How a row becomes the text to embed. Its SHA-256 is stored beside the vector and decides
+   * staleness, so the recipe must be deterministic. Two kinds, and the hash of a text is the same
+   * whichever made it (moving from one to an equivalent other re-embeds nothing):
+   *
+   * - **A SQL expression** over the columns of `table` (recommended), e.g.
+   *   ``sql`array_to_string(array[${skills.name}, ${skills.description}, ${skills.content}] || ${skills.tags}, ' ', '')` ``.
+   *   PostgreSQL builds the text and its hash (`sha256(convert_to(text, 'UTF8'))`), staleness is
+   *   decided in the scan's SQL, and only pending rows (their key, text and hash) leave the database:
+   *   a run with nothing to do transfers no text, and `coverage()` is one aggregate query. It must be
+   *   of type `text` (or `varchar`) and use no other table: `prepare()` checks both and throws
+   *   `StoreError` (`schema`) naming the expression. A NULL text counts as empty (skipped as
+   *   `empty_input`); an expression that fails for a row stops the run with a `StoreError`
+   *   (`reason: "row"`) naming the row.
+   * - **A JavaScript function** of the whole row (every column of `table`; in the same-row layout
+   *   every column except the embedding column, which is never read back): any logic, but every run
+   *   reads every row into JavaScript to hash its text. A throw stops the run with a `StoreError`
+   *   (`reason: "row"`) naming the row.
    */
-  readonly text: (row: SourceRow<Table>) => string;
+  readonly text: ((row: SourceRow<Table>) => string) | SQL;
   /**
    * Only rows matching this condition are embedded, counted and searched (build it with the columns
    * of `table`, e.g. `isNull(skills.deletedAt)`).

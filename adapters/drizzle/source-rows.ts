@@ -4,6 +4,7 @@ import { hashText } from "../../src/hash.js";
 import type { StoreConfig } from "./config.js";
 import type { AnyPgDatabase } from "./driver.js";
 import { keyType } from "./key-type.js";
+import { hashExpression, sqlRecipe, targetJoin } from "./sql-text.js";
 
 /** A source row with what the target holds for it. */
 export interface SourceRowState {
@@ -65,7 +66,8 @@ export async function selectPage(
     version: target.version ?? sql<null>`null`,
   };
   let query = db.select(fields).from(source.table).$dynamic();
-  if (config.layout === "separate") query = query.leftJoin(target.table, eq(target.key, source.key));
+  // The cursor bounds the target's side too, so a merge join does not walk its index from the start.
+  if (config.layout === "separate") query = query.leftJoin(target.table, targetJoin(config, page.after));
   const rows = await query
     .where(
       and(
@@ -95,7 +97,7 @@ export async function selectPage(
  */
 export function nextCursor(
   config: StoreConfig,
-  rows: readonly SourceRowState[],
+  rows: readonly { readonly cursor: string }[],
   after: string | undefined,
 ): string {
   const last = rows[rows.length - 1]!.cursor;
@@ -113,7 +115,10 @@ export function nextCursor(
  * row again by that value. A `bigint` column in `mode: "number"` past 2^53 rounds; a `timestamp` as a
  * `Date` keeps milliseconds only. Called before the row is yielded, so no vector is made for it.
  */
-export function checkExactKey(config: StoreConfig, state: SourceRowState): void {
+export function checkExactKey(
+  config: StoreConfig,
+  state: { readonly key: unknown; readonly cursor: string },
+): void {
   const { key, cursor } = state;
   const name = config.source.key.name;
   let read: string | undefined;
@@ -141,7 +146,10 @@ export interface LockedRow {
   /** The key as PostgreSQL prints it. */
   readonly cursor: string;
   readonly key: unknown;
+  /** The row's columns (JavaScript recipe); `{}` with a SQL recipe. */
   readonly row: Record<string, unknown>;
+  /** The hash of the row's text as PostgreSQL computes it (SQL recipe); `undefined` otherwise. */
+  readonly hash: string | undefined;
   /** Separate-table layout: the target has a row for this key (an upsert updates it). */
   readonly stored: boolean;
 }
@@ -159,6 +167,7 @@ export async function lockRows(
 ): Promise<LockedRow[]> {
   const { source, target } = config;
   const separate = config.layout === "separate";
+  const recipe = sqlRecipe(config);
   // Keys as one JSON array of their text forms: one bound parameter whatever the batch size.
   const wanted = sql`(select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) as k) as relay_wanted`;
   let query = tx
@@ -166,7 +175,8 @@ export async function lockRows(
       wanted: sql<string>`relay_wanted.k`,
       cursor: sql<string>`${source.key}::text`,
       key: source.key,
-      row: source.columns,
+      // With a SQL recipe only the text's hash leaves the database, never the row.
+      ...(recipe ? { hash: sql<string>`${hashExpression(recipe)}` } : { row: source.columns }),
       stored: (separate ? sql<number>`(${target.key} is not null)::int` : sql<number>`1`).mapWith(Number),
     })
     .from(source.table)
@@ -182,7 +192,8 @@ export async function lockRows(
     wanted: found.wanted,
     cursor: found.cursor,
     key: found.key,
-    row: found.row,
+    row: found.row ?? {},
+    hash: found.hash,
     stored: found.stored === 1,
   }));
 }
@@ -199,9 +210,11 @@ export function textOf(
   row: Record<string, unknown>,
 ): { text: string; hash: string } {
   const where = `${config.source.name.display} row ${formatKey(key)}`;
+  const recipe = config.source.text;
+  if (recipe.kind !== "js") throw new Error("textOf(): a SQL recipe's text is built in PostgreSQL");
   let text: unknown;
   try {
-    text = config.source.text(row);
+    text = recipe.build(row);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw new StoreError(`source.text threw for ${where}: ${detail}`, {

@@ -100,8 +100,9 @@ export async function writeRecords<Id>(
     const nondeterministic: Id[] = [];
     for (const [key, record] of wanted) {
       const found = current.get(key);
-      const text = found && textOf(config, found.key, found.row);
-      if (found && text && text.hash === record.hash) {
+      // A SQL recipe's hash comes computed with the locked row; a JavaScript one is built here.
+      const text = found && (found.hash === undefined ? textOf(config, found.key, found.row) : undefined);
+      if (found && (found.hash ?? text?.hash) === record.hash) {
         const row = { key, hash: record.hash, embedding: record.embedding };
         (found.stored ? stored : fresh).push(row);
       } else if (found && text && textOf(config, found.key, found.row).text !== text.text) {

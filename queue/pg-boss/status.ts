@@ -36,6 +36,12 @@ export interface BackfillStatusOptions {
   store?: EmbeddingStore<any>;
   /** The model whose coverage to count: the provider itself works. */
   target?: EmbeddingTarget;
+  /**
+   * Stops the status read: the store's coverage count is abandoned (cancelled on the server where
+   * the store can) and the promise rejects with `signal.reason`.
+   * @default undefined
+   */
+  signal?: AbortSignal;
 }
 
 /** A range that failed every retry. Its job was copied to the dead-letter queue. */
@@ -145,7 +151,8 @@ export async function backfillStatus(options: BackfillStatusOptions): Promise<Ba
   // The jobs first, then the coverage, never both at once: a range seen done has written its rows
   // before the coverage is read, so a row is never counted both as embedded and as left.
   const { count, jobs } = await runJobs(boss, features, queue, run);
-  const coverage = store && target ? await store.coverage(target) : undefined;
+  const coverage =
+    store && target ? await store.coverage({ model: target.model, signal: options.signal }) : undefined;
   const ranges = {
     total: count,
     queued: 0,

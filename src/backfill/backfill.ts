@@ -4,6 +4,7 @@ import type {
   EmbeddingRecord,
   EmbeddingStore,
   EmbeddingTarget,
+  PendingCount,
   PendingItem,
 } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
@@ -161,23 +162,36 @@ class BackfillRun<Id> implements Run<Id> {
   async run(store: EmbeddingStore<Id> = this.store): Promise<BackfillReport<Id>> {
     this.store = store;
     const { options: o } = this;
-    const coverage = await store.coverage({ ...this.target, signal: o.signal });
-    this.tally.countPending(coverage, o.reembed);
-    this.emit("start");
+    // A store that counts while it scans is not read twice: the count comes with its first page.
+    const counting = store.countsWhileScanning === true;
+    let started = false;
+    const start = (count?: PendingCount) => {
+      if (started) return;
+      started = true;
+      if (count) this.tally.countedWhileScanning(count);
+      this.emit("start");
+    };
+    if (!counting) {
+      this.tally.countPending(await store.coverage({ ...this.target, signal: o.signal }), o.reembed);
+      start();
+    }
     try {
       const pages = store.scan({
         ...this.target,
         reembed: o.reembed,
         pageSize: o.pageSize,
         signal: o.signal,
+        ...(counting ? { onCount: start } : {}),
       });
       scan: for await (const page of pages) {
+        start();
         for (const item of page) {
           if (this.stopped) break scan;
-          this.counters.scanned++;
+          this.tally.countScanned();
           await this.accept(item);
         }
       }
+      start();
       const last = this.stopped ? undefined : this.planner.flush();
       if (last) await this.dispatch(last);
     } catch (error) {

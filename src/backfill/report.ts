@@ -23,6 +23,13 @@ export interface SkippedRow<Id = unknown> {
 export interface BackfillCounters {
   /** Pending rows the store reported at the start (`undefined` when it could not count). */
   readonly pending: number | undefined;
+  /**
+   * How `pending` was counted: `"exact"`, or `"at-least"`, a lower bound from a store that builds
+   * texts outside the database (a JavaScript `text()`): it counts without the texts, and rows whose
+   * text changed turn up only as the scan reads them (`pending` then grows with `scanned`).
+   * `undefined` when `pending` is.
+   */
+  readonly pendingCount?: "exact" | "at-least";
   /** Pending rows read from the store so far. */
   readonly scanned: number;
   /** Rows whose vector was written. */

@@ -1,4 +1,4 @@
-import type { Coverage, EmbeddingStore, ReembedMode } from "../contracts/embedding-store.js";
+import type { Coverage, EmbeddingStore, PendingCount, ReembedMode } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
 import { BackfillError } from "../errors/backfill-error.js";
 import { redactSecrets } from "../errors/redact.js";
@@ -23,6 +23,7 @@ export class RunTally<Id> {
   private readonly started = Date.now();
   readonly counters: RunCounters<Id> = {
     pending: undefined,
+    pendingCount: undefined,
     scanned: 0,
     embedded: 0,
     deduplicated: 0,
@@ -54,6 +55,22 @@ export class RunTally<Id> {
         : reembed === "stale"
           ? coverage.missing + coverage.stale
           : coverage.missing;
+    this.counters.pendingCount = "exact";
+  }
+
+  /** Sets `pending` from the count a store made while scanning (`onCount`). */
+  countedWhileScanning(count: PendingCount): void {
+    this.counters.pending = count.rows;
+    this.counters.pendingCount = count.exact ? "exact" : "at-least";
+  }
+
+  /** One more pending row read from the store; a lower bound of `pending` grows to cover it. */
+  countScanned(): void {
+    const counters = this.counters;
+    counters.scanned++;
+    if (counters.pendingCount === "at-least" && counters.scanned > (counters.pending ?? 0)) {
+      counters.pending = counters.scanned;
+    }
   }
 
   /**

@@ -56,6 +56,25 @@ export interface ScanOptions extends EmbeddingTarget {
   readonly pageSize: number;
   /** Stops the scan. */
   readonly signal?: AbortSignal;
+  /**
+   * Given to a store that says {@link EmbeddingStore.countsWhileScanning}: it calls this once, before
+   * yielding its first page (or ending with none), with the rows the scan will yield, counted by the
+   * scan's own work rather than by a second read of the table.
+   * @default undefined
+   */
+  readonly onCount?: (count: PendingCount) => void;
+}
+
+/** How many rows a scan yields, as a store counts them while it scans. */
+export interface PendingCount {
+  /** Pending rows: exactly, or at least this many (`exact: false`). */
+  readonly rows: number;
+  /**
+   * `false` when more rows may turn out pending as the scan reads them: a store that builds texts
+   * outside the database counts without them (rows missing a vector, or of another model or
+   * version) and finds the rows whose text changed only by reading them.
+   */
+  readonly exact: boolean;
 }
 
 /** Options of {@link EmbeddingStore.write}. */
@@ -173,6 +192,13 @@ export interface EmbeddingStore<Id = unknown> {
    * for; with neither, it throws `InvalidOptionError` (`model`).
    */
   coverage(options?: CoverageOptions): Promise<Coverage>;
+  /**
+   * Whether `scan()` counts the rows it will yield and tells them through `options.onCount`: then
+   * `backfill()` does not call `coverage()` before scanning (a second read of the table), and the
+   * progress says whether the count is exact or a lower bound.
+   * @default false (`backfill()` counts with `coverage()` first)
+   */
+  readonly countsWhileScanning?: boolean;
   /** Releases what `prepare()` took (locks, connections). Called once the backfill settles. */
   release?(): Promise<void>;
   /**

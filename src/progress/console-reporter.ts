@@ -131,8 +131,13 @@ export function consoleReporter<Id = unknown>(
   return (e) => {
     switch (e.type) {
       case "start":
-        if (e.pending === 0) print("Nothing to embed: every row's embedding is current");
-        else if (e.pending === undefined) print("Scanning for rows to embed…");
+        if (e.pending === undefined) print("Scanning for rows to embed (not counted)…");
+        else if (e.pendingCount === "at-least") {
+          // A JavaScript text recipe: counted without the texts, so changed texts are found as read.
+          print(
+            `Found at least ${count(e.pending, "row")} to embed (missing, or of another model or version); rows whose text changed are found while scanning`,
+          );
+        } else if (e.pending === 0) print("Nothing to embed: every row's embedding is current");
         else print(`Found ${count(e.pending, "row")} to embed`);
         return;
       case "retry":

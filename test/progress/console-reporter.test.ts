@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { backfill, consoleReporter } from "../../src/index.js";
+import { backfill, consoleReporter, type EmbeddingStore } from "../../src/index.js";
 import { memoryStore, scriptedProvider } from "../../src/testing/index.js";
 
 function capture(isTTY: boolean) {
@@ -39,6 +39,46 @@ describe("consoleReporter", () => {
     expect(single.chunks.join("")).toMatch(
       /Found 1 row to embed\n[\s\S]*1 embedded, 0 skipped, 1 token, 1 request in/,
     );
+  });
+
+  test("a store that counts while scanning is not asked for coverage; a lower bound or none is said so", async () => {
+    /** The memory store, counting in its scan: `count` is what it tells (nothing when undefined). */
+    const counting = (count: { rows: number; exact: boolean } | undefined) => {
+      const inner = store();
+      const wrapped: EmbeddingStore<number> = {
+        ...inner,
+        countsWhileScanning: true,
+        coverage: () => Promise.reject(new Error("coverage() read the table a second time")),
+        async *scan(options) {
+          if (count) options.onCount?.(count);
+          yield* inner.scan(options);
+        },
+      };
+      return wrapped;
+    };
+    const run = async (count: { rows: number; exact: boolean } | undefined) => {
+      const { chunks, stream } = capture(false);
+      const report = await backfill({
+        provider: scriptedProvider({ limits: { maxInputsPerRequest: 10 } }),
+        store: counting(count),
+        onProgress: consoleReporter({ stream }),
+      });
+      return { out: chunks.join(""), report };
+    };
+    const lower = await run({ rows: 12, exact: false });
+    expect(lower.out).toMatch(
+      /^Found at least 12 rows to embed \(missing, or of another model or version\); rows whose text changed are found while scanning\n/,
+    );
+    // The bound grows as the scan finds more: the last line counts all 30.
+    expect(lower.out).toMatch(/\[30\/30\]/);
+    expect(lower.report).toMatchObject({ embedded: 30, pending: 30, pendingCount: "at-least" });
+    const exact = await run({ rows: 30, exact: true });
+    expect(exact.out).toMatch(/^Found 30 rows to embed\n/);
+    expect(exact.report).toMatchObject({ pending: 30, pendingCount: "exact" });
+    const none = await run(undefined);
+    expect(none.out).toMatch(/^Scanning for rows to embed \(not counted\)…\n/);
+    expect(none.out).toMatch(/\[30\/\?\]/);
+    expect(none.report).toMatchObject({ embedded: 30, pending: undefined, pendingCount: undefined });
   });
 
   test("rowLines prints the original script's [i/N] label lines", async () => {

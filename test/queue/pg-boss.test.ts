@@ -23,7 +23,7 @@ import {
   watchBackfill,
   workBackfill,
 } from "../../queue/pg-boss/index.js";
-import { backfill, consoleReporter, InvalidOptionError } from "../../src/index.js";
+import { backfill, type CoverageOptions, consoleReporter, InvalidOptionError } from "../../src/index.js";
 import { memoryStore, scriptedProvider } from "../../src/testing/index.js";
 import {
   describeOnServer,
@@ -377,6 +377,27 @@ describeOnServer("pg-boss: one backfill on many worker processes", (database) =>
     expect(lines[0]).toBe("Found 50 rows to embed\n");
     expect(lines.at(-1)).toMatch(/^Backfill complete: 50 embedded, 0 skipped, .* · ranges 5\/5 done\n$/);
     expect(lines.slice(1, -1).every((line) => / · ranges \d\/5 done/.test(line))).toBe(true);
+
+    // A status read hands its signal on to the store's coverage().
+    const controller = new AbortController();
+    let given: AbortSignal | undefined;
+    const observed = {
+      ...store,
+      coverage: (options?: CoverageOptions) => {
+        given = options?.signal;
+        return store.coverage(options);
+      },
+    };
+    const signal = controller.signal;
+    await backfillStatus({
+      boss,
+      queue: "embed-watch",
+      run: "w1",
+      store: observed,
+      target: provider,
+      signal,
+    });
+    expect(given).toBe(signal);
   });
 
   it("a range that outlives expireInSeconds is stopped before pg-boss hands it to another worker", async () => {
