@@ -105,6 +105,12 @@ export function resolveConfig(
     throw new InvalidOptionError("target", "an object naming the embedding, model and hash columns");
 
   const sourceTable = requireTable(source.table, "source.table");
+  if (Array.isArray(source.key)) {
+    throw new InvalidOptionError(
+      "source.key",
+      "one column, unique and NOT NULL: composite keys such as [tenant_id, id] are not supported (the store's row id is one value, carried by paging, row locks, writes, partitions and similarity results); use a column unique on its own, or add one (`bigint generated always as identity unique`), and scope a tenant with `filter`",
+    );
+  }
   const sourceKey = requireColumn(source.key, sourceTable, "source.key", "source.table");
   const text = textRecipe(source.text);
 

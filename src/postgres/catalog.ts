@@ -106,6 +106,29 @@ export async function hasUniqueIndex(
 }
 
 /**
+ * The key columns of each unique, non-partial index of `table` that includes `column` among others
+ * (a composite key such as `(tenant_id, id)`), each list in index order.
+ */
+export async function compositeUniqueKeys(
+  session: PgSession,
+  table: TableName,
+  column: string,
+): Promise<string[][]> {
+  const rows = await session.query<{ columns: unknown }>(
+    `select (select jsonb_agg(a.attname::text order by k.n)
+               from unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) with ordinality k(attnum, n)
+               join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum)::text as columns
+       from pg_index i
+      where i.indrelid = to_regclass($1) and i.indisunique and i.indpred is null and i.indnkeyatts > 1
+        and exists (select 1 from pg_attribute a
+                     where a.attrelid = i.indrelid and a.attname = $2
+                       and a.attnum = any ((i.indkey::int2[])[0:i.indnkeyatts - 1]))`,
+    [qualifiedName(table), column],
+  );
+  return rows.map((row) => JSON.parse(String(row.columns)) as string[]);
+}
+
+/**
  * Oid of the `vector` type, or of `type` (`halfvec`, `varbit`): binary array parameters name their
  * element type. 0 when the type does not exist (pgvector not installed).
  */

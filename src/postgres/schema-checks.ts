@@ -1,6 +1,13 @@
 import type { EmbeddingTarget } from "../contracts/embedding-store.js";
 import { DimensionMismatchError, StoreError } from "../errors/index.js";
-import { type ColumnInfo, hasUniqueIndex, type TableName, tableColumns, vectorExtension } from "./catalog.js";
+import {
+  type ColumnInfo,
+  compositeUniqueKeys,
+  hasUniqueIndex,
+  type TableName,
+  tableColumns,
+  vectorExtension,
+} from "./catalog.js";
 import type { PgSession } from "./session.js";
 import { type VectorColumnType, vectorColumnType, vectorTypeName } from "./vector-types.js";
 
@@ -147,6 +154,17 @@ export async function checkUniqueIndex(
 ): Promise<void> {
   if (await hasUniqueIndex(session, table, columns)) return;
   const names = columns.map((column) => `${table.display}.${column}`).join(", ");
+  const composite = columns.length === 1 ? await compositeUniqueKeys(session, table, columns[0]!) : [];
+  if (composite.length > 0) {
+    // A composite key, e.g. (tenant_id, id): say why one of its columns cannot be the key, and what can.
+    const shown = composite.map((keys) => `(${keys.join(", ")})`).join(" and ");
+    throw new StoreError(
+      `${names} is unique only together with other columns ${shown}, not alone, and this store needs one unique key column ${why}. ` +
+        "Composite keys are not supported: the store's row id is one value, which keyset paging, row locks, compare-and-set writes, partitions, key ranges and similarity results all carry. " +
+        "Use a column that is unique on its own (often the `id` of (tenant_id, id) already is: declare it `.unique()`), or add one (`bigint generated always as identity unique`), and scope a tenant with `filter`.",
+      { reason: "schema" },
+    );
+  }
   throw new StoreError(`${names} needs a unique index (primary key or .unique()) ${why}.`, {
     reason: "schema",
   });

@@ -293,13 +293,17 @@ describeEachDatabase("reliability: bad input", (database) => {
       });
       const error = await rejectionOf(backfill({ provider: voyage(h.voyageBaseURL), store }));
       expect(StoreError.isInstance(error) && error.reason === "schema").toBe(true);
-      expect(error.message).toContain("rel_pairs.a needs a unique index");
+      expect(error.message).toContain(
+        "rel_pairs.a is unique only together with other columns (a, b), not alone",
+      );
+      expect(error.message).toContain("Composite keys are not supported");
       expect(h.emulator.stats.requests).toBe(0);
       expect(await queryRows(t.db, sql`select * from rel_pair_embeddings`)).toEqual([]);
     });
 
     it("are not supported: a list of columns is refused when the store is made", () => {
-      expect(() =>
+      let error: unknown;
+      try {
         drizzleStore({
           db: t.db,
           source: { table: composite, key: [composite.a, composite.b] as any, text: (row) => row.title },
@@ -310,8 +314,13 @@ describeEachDatabase("reliability: bad input", (database) => {
             model: compositeEmbeddings.model,
             hash: compositeEmbeddings.hash,
           },
-        }),
-      ).toThrow(InvalidOptionError);
+        });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error).toMatchObject({ option: "source.key" });
+      expect((error as Error).message).toMatch(/composite keys such as \[tenant_id, id\] are not supported/);
     });
   });
 });

@@ -36,6 +36,19 @@ const shapesDdl = `
   create table wrong_type (id integer primary key, embedding real[], model text, hash text);
   create table no_unique (skill_id integer, embedding vector(8), model text, hash text);`;
 
+// Keyed by (tenant_id, id), as multi-tenant tables often are: id is not unique on its own.
+const tenantItems = pgTable("tenant_items", {
+  tenantId: integer("tenant_id").notNull(),
+  id: integer("id").notNull(),
+  body: text("body").notNull(),
+  embedding: vector("embedding", { dimensions: 8 }),
+  model: text("model"),
+  hash: text("hash"),
+});
+const tenantDdl = `
+  create table tenant_items (tenant_id integer not null, id integer not null, body text not null,
+    embedding vector(8), model text, hash text, primary key (tenant_id, id));`;
+
 const ghost = pgTable("ghost", {
   skillId: integer("skill_id").unique(),
   embedding: vector("embedding", { dimensions: 8 }),
@@ -71,7 +84,7 @@ describeEachDatabase("drizzleStore prepare()", (database) => {
 
   beforeAll(async () => {
     [t, bare] = await Promise.all([database.create(), database.create({ vector: false })]);
-    await t.exec(ddl + plainDdl + shapesDdl);
+    await t.exec(ddl + plainDdl + shapesDdl + tenantDdl);
     await bare.exec(plainDdl);
   });
   afterAll(async () => {
@@ -165,6 +178,34 @@ describeEachDatabase("drizzleStore prepare()", (database) => {
     const index = await errorOf(noIndex.prepare(MODEL));
     expect(index).toMatchObject({ name: "StoreError", reason: "schema" });
     expect((index as Error).message).toContain("no_unique.skill_id needs a unique index");
+  });
+
+  it("explains why a column of a composite key cannot be the key, and takes one unique on its own", async () => {
+    const tenantStore = (key: typeof tenantItems.id) =>
+      drizzleStore({
+        db: t.db,
+        source: { table: tenantItems, key, text: (row) => row.body },
+        target: { embedding: tenantItems.embedding, model: tenantItems.model, hash: tenantItems.hash },
+      });
+    // One of them: refused by prepare(), saying which composite key it belongs to and what to do.
+    const error = await errorOf(tenantStore(tenantItems.id).prepare(MODEL));
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ reason: "schema" });
+    expect((error as Error).message).toContain(
+      "tenant_items.id is unique only together with other columns (tenant_id, id), not alone",
+    );
+    expect((error as Error).message).toContain("Composite keys are not supported");
+    expect((error as Error).message).toContain(".unique()");
+
+    // Declared unique on its own, as the message suggests: accepted.
+    await t.exec("alter table tenant_items add constraint tenant_items_id_key unique (id)");
+    const unique = tenantStore(tenantItems.id);
+    try {
+      await expect(unique.prepare(MODEL)).resolves.toBeUndefined();
+    } finally {
+      await unique.release();
+      await t.exec("alter table tenant_items drop constraint tenant_items_id_key");
+    }
   });
 
   it("reports a column that the database lacks", async () => {
