@@ -35,7 +35,7 @@ export interface EmbedRowsOptions<Id = unknown>
  * `reembed: "all"` to force it. Use the provider of the backfill: vectors of another model make the
  * rows stale for it.
  *
- * Needs a store with `withKeys()` (`drizzleStore` has it). Throws `InvalidOptionError` (`ids`) for an
+ * Needs a store with `withKeys()` (`drizzleStore` and `memoryStore` have it). Throws `InvalidOptionError` (`ids`) for an
  * empty list or more than 1,000 keys, `StoreError` (`unknown_rows`, `rowIds`) for keys that name no
  * row, and otherwise rejects as `backfill()` does.
  *
@@ -59,7 +59,7 @@ export async function embedRows<Id = unknown>(options: EmbedRowsOptions<Id>): Pr
     );
   }
   if (typeof store?.withKeys !== "function") {
-    throw new InvalidOptionError("store", "a store with `withKeys()` (drizzleStore has it)");
+    throw new InvalidOptionError("store", "a store with `withKeys()` (drizzleStore and memoryStore have it)");
   }
   if ((options as { mode?: unknown }).mode === "batch") {
     throw new InvalidOptionError("mode", '"realtime": embedRows() embeds now');

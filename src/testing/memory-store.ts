@@ -1,3 +1,4 @@
+import { formatIds } from "../backfill/format-ids.js";
 import type {
   Coverage,
   CoverageOptions,
@@ -12,6 +13,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from "../contracts/embedding-store.js";
+import { SEARCH_DEFAULTS } from "../defaults.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
 import { StoreError } from "../errors/store-error.js";
 import { hashText } from "../hash.js";
@@ -50,6 +52,11 @@ export interface MemoryStore<Row, Id> extends EmbeddingStore<Id> {
   keyBoundaries(options: KeyBoundariesOptions): Promise<KeyBound[]>;
   /** A view of this store's rows in `range`: the same rows, vectors and writes. */
   withKeyRange(range: KeyRange): EmbeddingStore<Id>;
+  /**
+   * A view of this store's rows with these keys, for `embedRows()`: its `prepare()` throws
+   * `StoreError` (`unknown_rows`, `rowIds`) for a key that names no row.
+   */
+  withKeys(ids: readonly Id[]): EmbeddingStore<Id>;
 }
 
 function compareKeys(a: unknown, b: unknown): number {
@@ -101,8 +108,9 @@ function inRange(key: unknown, range: KeyRange): boolean {
 
 /**
  * An in-memory {@link EmbeddingStore} for unit tests: keyset pages, compare-and-set writes,
- * transactions that roll back, coverage, and key ranges (`keyBoundaries`, `withKeyRange`) compared
- * by the keys' JavaScript values (numbers, bigints, strings, Dates, or arrays of them).
+ * transactions that roll back, coverage, key ranges (`keyBoundaries`, `withKeyRange`) and given keys
+ * (`withKeys`, for `embedRows()`) compared by the keys' JavaScript values (numbers, bigints, strings,
+ * Dates, or arrays of them).
  *
  * @example
  * ```ts
@@ -161,15 +169,16 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
     prepared = target;
   };
 
-  const sortedKeys = (range: KeyRange | undefined): Id[] =>
-    [...rows.keys()].filter((k) => range === undefined || inRange(k, range)).sort(compareKeys);
+  /** The keys of the rows `keep` keeps (all rows without it), in key order. */
+  const sortedKeys = (keep: ((key: Id) => boolean) | undefined): Id[] =>
+    [...rows.keys()].filter((k) => keep === undefined || keep(k)).sort(compareKeys);
 
-  async function* scan(options: ScanOptions, range?: KeyRange): AsyncGenerator<PendingItem<Id>[]> {
+  async function* scan(options: ScanOptions, keep?: (key: Id) => boolean): AsyncGenerator<PendingItem<Id>[]> {
     let last: Id | undefined;
     let hasLast = false;
     for (;;) {
       options.signal?.throwIfAborted();
-      const keys = sortedKeys(range)
+      const keys = sortedKeys(keep)
         .filter((k) => !hasLast || compareKeys(k, last) > 0)
         .slice(0, options.pageSize);
       if (keys.length === 0) return;
@@ -189,7 +198,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
     }
   }
 
-  async function coverage(options: CoverageOptions = {}, range?: KeyRange): Promise<Coverage> {
+  async function coverage(options: CoverageOptions = {}, keep?: (key: Id) => boolean): Promise<Coverage> {
     options.signal?.throwIfAborted();
     const model = options.model ?? prepared?.model;
     if (model === undefined) {
@@ -197,21 +206,24 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
     }
     const target = { model };
     const counts = { total: 0, embedded: 0, stale: 0, missing: 0 };
-    for (const id of sortedKeys(range)) {
+    for (const id of sortedKeys(keep)) {
       counts.total++;
       counts[state(id, target).status]++;
     }
     return counts;
   }
 
-  /** The store's rows in `range`: same rows, vectors and writes, a narrower scan and coverage. */
-  const restricted = (range: KeyRange): EmbeddingStore<Id> => {
+  /** The store's rows that `keep` keeps: same rows, vectors and writes, a narrower scan and coverage. */
+  const restricted = (
+    keep: (key: Id) => boolean,
+    prepareView: (target: EmbeddingTarget) => Promise<void> = prepare,
+  ): EmbeddingStore<Id> => {
     const view: EmbeddingStore<Id> = {
-      prepare,
-      scan: (options) => scan(options, range),
+      prepare: prepareView,
+      scan: (options) => scan(options, keep),
       write: (batch, options) => store.write(batch, options),
       transaction: (work) => store.transaction(() => work(view)),
-      coverage: (options) => coverage(options, range),
+      coverage: (options) => coverage(options, keep),
       keyBoundaries: (options) => store.keyBoundaries(options),
       withKeyRange: (inner) => store.withKeyRange(inner),
     };
@@ -278,9 +290,30 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
       if (typeof range !== "object" || range === null) {
         throw new InvalidOptionError("range", "an object { after?, through? }");
       }
-      return restricted({
+      const bounds = {
         after: checkBound(range.after, "range.after"),
         through: checkBound(range.through, "range.through"),
+      };
+      return restricted((key) => inRange(key, bounds));
+    },
+    withKeys(ids) {
+      if (!Array.isArray(ids) || ids.length === 0) {
+        throw new InvalidOptionError("ids", "a non-empty array of the keys of the rows to embed");
+      }
+      if (ids.length > SEARCH_DEFAULTS.maxIds) {
+        throw new InvalidOptionError("ids", `at most ${SEARCH_DEFAULTS.maxIds} keys (got ${ids.length})`);
+      }
+      const wanted = [...ids];
+      const named = (key: Id) => wanted.some((id) => compareKeys(id, key) === 0);
+      return restricted(named, async (target) => {
+        const unknown = wanted.filter((id) => ![...rows.keys()].some((key) => compareKeys(key, id) === 0));
+        if (unknown.length > 0) {
+          throw new StoreError(
+            `No row has the key${unknown.length > 1 ? "s" : ""} ${formatIds(unknown)}; nothing was embedded.`,
+            { reason: "unknown_rows", rowIds: unknown },
+          );
+        }
+        await prepare(target);
       });
     },
   };
