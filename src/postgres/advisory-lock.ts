@@ -75,25 +75,22 @@ async function heldCount(session: PgSession, pid: number): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** Refuses a partition count other than the one the runs already going use. */
-async function checkPartitionCount(
-  connection: PgSession,
-  resource: string,
-  display: string,
-  count: number,
-): Promise<void> {
-  const [row] = await connection.query<{ counts: unknown }>(
-    `select string_agg(distinct objid::text, ', ') as counts from pg_locks
+/**
+ * The ids other than `mine` of the granted advisory locks `(hashtext(key), id)`, as "2, 3", or
+ * `undefined`. A run takes its own `(key, mine)` before looking, so of two runs starting at once at
+ * least one sees the other.
+ */
+async function othersHolding(connection: PgSession, key: string, mine: number): Promise<string | undefined> {
+  const [row] = await connection.query<{ others: unknown }>(
+    `select string_agg(distinct objid::text, ', ') as others from pg_locks
       where locktype = 'advisory' and granted and classid = hashtext($1)::oid and objsubid = 2 and objid <> $2::int`,
-    [`${resource}#partitions`, count],
+    [key, mine],
   );
-  if (row?.counts) {
-    throw new StoreError(
-      `Another process is embedding ${display} split into ${String(row.counts)} partitions, not ${count}: workers with different partition counts would embed the same rows. Give every worker the same partition.count.`,
-      { reason: "locked" },
-    );
-  }
+  return row?.others ? String(row.others) : undefined;
 }
+
+/** How a run splits the work: the id of its shared `#split` lock. */
+const SPLIT = { partitions: 1, ranges: 2 } as const;
 
 /** The lock of one share of the work (a partition or a key range), taken alone; none for a whole run. */
 function shareLock(options: RunLockOptions): { key: string; id: number; busy: string } | undefined {
@@ -126,7 +123,8 @@ function shareLock(options: RunLockOptions): { key: string; id: number; busy: st
  * Takes a run's session-level advisory locks on a connection reserved for them, so that two processes
  * never write the same rows at once: a run over everything locks `resource` exclusively; a run over
  * a share of it (a `partition` or a key `range`) shares `resource` with its siblings and locks its own
- * share exclusively (a run over everything and a run over a share exclude each other). Keys are two
+ * share exclusively (a run over everything and a run over a share exclude each other, and so do runs
+ * split into partitions and runs split into key ranges, whose shares overlap). Keys are two
  * ints, `(hashtext(name), n)`: they never clash with an application's single-`bigint` advisory locks.
  *
  * Returns `undefined`, taking nothing, when the session cannot hold such a lock for others to see
@@ -210,12 +208,35 @@ export async function acquireRunLock(
       );
     }
     held.push([share ? "pg_advisory_unlock_shared" : "pg_advisory_unlock", resource, -1]);
+    if (share) {
+      // Partitions and key ranges cut the rows differently: a partition and a range overlap, so runs
+      // split one way refuse to start beside runs split the other way.
+      const split = options.partition ? SPLIT.partitions : SPLIT.ranges;
+      await tryLock(connection, "pg_try_advisory_lock_shared", `${resource}#split`, split);
+      held.push(["pg_advisory_unlock_shared", `${resource}#split`, split]);
+      const other = await othersHolding(connection, `${resource}#split`, split);
+      if (other) {
+        const [mine, theirs] = options.partition
+          ? ["partitions", "key ranges"]
+          : ["key ranges", "partitions"];
+        throw new StoreError(
+          `Another process is embedding ${display} split into ${theirs}, and this run is split into ${mine}: a partition and a key range hold the same rows, which both would embed. Split every worker of one table the same way (or wait for the other run to end).`,
+          { reason: "locked" },
+        );
+      }
+    }
     if (options.partition) {
       // Every partitioned run shares the lock of its partition count, and sees any other count's.
       const { count } = options.partition;
       await tryLock(connection, "pg_try_advisory_lock_shared", `${resource}#partitions`, count);
       held.push(["pg_advisory_unlock_shared", `${resource}#partitions`, count]);
-      await checkPartitionCount(connection, resource, display, count);
+      const counts = await othersHolding(connection, `${resource}#partitions`, count);
+      if (counts) {
+        throw new StoreError(
+          `Another process is embedding ${display} split into ${counts} partitions, not ${count}: workers with different partition counts would embed the same rows. Give every worker the same partition.count.`,
+          { reason: "locked" },
+        );
+      }
     }
     if (share) {
       if (!(await tryLock(connection, "pg_try_advisory_lock", share.key, share.id))) {

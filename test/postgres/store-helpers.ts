@@ -133,8 +133,12 @@ export function storeHelperTests(database: DatabaseFactory, db: () => TestDataba
       /kit_items\.body is of type text/,
     );
     await checkUniqueIndex(session, items, ["slug", "tenant"], "so rows can be paged");
+    await expect(checkUniqueIndex(session, items, ["body"], "so rows can be paged")).rejects.toThrow(
+      "kit_items.body needs a unique index (primary key or .unique()) so rows can be paged.",
+    );
+    // A column of a composite unique key: the error names the key and says why one column is needed.
     await expect(checkUniqueIndex(session, items, ["tenant"], "so rows can be paged")).rejects.toThrow(
-      "kit_items.tenant needs a unique index (primary key or .unique()) so rows can be paged.",
+      "kit_items.tenant is unique only together with other columns (slug, tenant), not alone, and this store needs one unique key column so rows can be paged.",
     );
   });
 

@@ -237,6 +237,30 @@ describeEachDatabase(
       }
     });
 
+    it("a run split into partitions and one split into key ranges exclude each other, either way round", async () => {
+      const target = { provider: "voyage", model: VOYAGE_MODEL, dimensions: DIMENSIONS };
+      const partitioned = () => itemStore(app.db, tables, { partition: { index: 0, count: 2 } });
+      const ranged = () => itemStore(app.db, tables).withKeyRange({ after: ["10"], through: ["20"] });
+      for (const [first, second, says] of [
+        [partitioned(), ranged(), "split into partitions, and this run is split into key ranges"],
+        [ranged(), partitioned(), "split into key ranges, and this run is split into partitions"],
+      ] as const) {
+        await first.prepare(target);
+        try {
+          const error = await rejectionOf(backfill({ provider: voyage(h.voyageBaseURL), store: second }));
+          expect(StoreError.isInstance(error) && error.reason === "locked", String(error)).toBe(true);
+          expect(error.message).toContain(says);
+          expect(h.emulator.stats.requests).toBe(0);
+        } finally {
+          await first.release();
+        }
+      }
+      // Once the other run ended, the same store runs.
+      expect(await backfill({ provider: voyage(h.voyageBaseURL), store: ranged() })).toMatchObject({
+        failed: 0,
+      });
+    });
+
     it("lock: true on a driver that cannot hold the lock (pg-proxy): StoreError saying why; by default, unlocked", async () => {
       const client = new pg.Client({ connectionString: t.url! });
       await client.connect();
