@@ -1,8 +1,8 @@
 import { and, sql } from "drizzle-orm";
 import { formatIds } from "../../src/backfill/format-ids.js";
-import { SEARCH_DEFAULTS } from "../../src/defaults.js";
 import { InvalidOptionError, StoreError } from "../../src/errors/index.js";
 import { guard } from "../../src/postgres/index.js";
+import { checkRowIds } from "../../src/search/row-ids.js";
 import type { StoreConfig } from "./config.js";
 import { type AnyPgDatabase, rowsOf } from "./driver.js";
 import { keyType } from "./key-type.js";
@@ -31,12 +31,7 @@ export interface KeyedConfig extends StoreConfig {
 
 /** A store's config restricted to the rows with these keys (`withKeys()`): its filter, and no run lock. */
 export function withKeys(config: StoreConfig, ids: readonly unknown[]): KeyedConfig {
-  if (!Array.isArray(ids) || ids.length === 0) {
-    throw new InvalidOptionError("ids", "a non-empty array of the keys of the rows to embed");
-  }
-  if (ids.length > SEARCH_DEFAULTS.maxIds) {
-    throw new InvalidOptionError("ids", `at most ${SEARCH_DEFAULTS.maxIds} keys (got ${ids.length})`);
-  }
+  checkRowIds(ids);
   const texts = keyTexts(config, ids);
   const { source } = config;
   return {

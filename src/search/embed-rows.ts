@@ -1,8 +1,8 @@
 import { backfill } from "../backfill/backfill.js";
 import type { BackfillOptions } from "../backfill/options.js";
 import type { BackfillReport } from "../backfill/report.js";
-import { SEARCH_DEFAULTS } from "../defaults.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
+import { checkRowIds } from "./row-ids.js";
 
 /**
  * Options of {@link embedRows}: `backfill()`'s, plus the rows' keys. Not in batch mode, and not
@@ -49,15 +49,7 @@ export interface EmbedRowsOptions<Id = unknown>
 export async function embedRows<Id = unknown>(options: EmbedRowsOptions<Id>): Promise<BackfillReport<Id>> {
   if (typeof options !== "object" || options === null) throw new InvalidOptionError("options", "an object");
   const { ids, store, ...rest } = options;
-  if (!Array.isArray(ids) || ids.length === 0) {
-    throw new InvalidOptionError("ids", "a non-empty array of the keys of the rows to embed");
-  }
-  if (ids.length > SEARCH_DEFAULTS.maxIds) {
-    throw new InvalidOptionError(
-      "ids",
-      `at most ${SEARCH_DEFAULTS.maxIds} keys (got ${ids.length}); embed more rows with backfill()`,
-    );
-  }
+  checkRowIds(ids, "; embed more rows with backfill()");
   if (typeof store?.withKeys !== "function") {
     throw new InvalidOptionError("store", "a store with `withKeys()` (drizzleStore and memoryStore have it)");
   }

@@ -13,10 +13,10 @@ import type {
   WriteOptions,
   WriteResult,
 } from "../contracts/embedding-store.js";
-import { SEARCH_DEFAULTS } from "../defaults.js";
 import { InvalidOptionError } from "../errors/invalid-option-error.js";
 import { StoreError } from "../errors/store-error.js";
 import { hashText } from "../hash.js";
+import { checkRowIds } from "../search/row-ids.js";
 
 /** A stored vector in a {@link MemoryStore}. */
 export interface MemoryRecord {
@@ -297,12 +297,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
       return restricted((key) => inRange(key, bounds));
     },
     withKeys(ids) {
-      if (!Array.isArray(ids) || ids.length === 0) {
-        throw new InvalidOptionError("ids", "a non-empty array of the keys of the rows to embed");
-      }
-      if (ids.length > SEARCH_DEFAULTS.maxIds) {
-        throw new InvalidOptionError("ids", `at most ${SEARCH_DEFAULTS.maxIds} keys (got ${ids.length})`);
-      }
+      checkRowIds(ids);
       const wanted = [...ids];
       const named = (key: Id) => wanted.some((id) => compareKeys(id, key) === 0);
       return restricted(named, async (target) => {
