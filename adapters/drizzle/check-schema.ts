@@ -1,6 +1,6 @@
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { EmbeddingTarget } from "../../src/contracts/embedding-store.js";
-import { StoreError } from "../../src/errors/index.js";
+import { DimensionMismatchError, StoreError } from "../../src/errors/index.js";
 import {
   type ColumnInfo,
   checkTableColumns,
@@ -8,6 +8,8 @@ import {
   checkVectorColumn,
   checkVectorExtension,
   type PgSession,
+  qualifiedName,
+  quoteIdentifier,
 } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
 
@@ -59,8 +61,53 @@ export async function checkSchema(
     await checkUniqueIndex(
       session,
       config.target.name,
-      [config.target.key.name],
-      "so embeddings can be upserted by key",
+      conflictColumns(config).map((column) => column.name),
+      config.target.perModel
+        ? "so each model's embeddings can be upserted by key and model (target.perModel)"
+        : "so embeddings can be upserted by key",
     );
   }
+  if (config.target.perModel && dimensions === undefined)
+    await checkStoredDimensions(config, session, target);
+}
+
+/**
+ * The target's upsert key: `key`, or with `perModel` (`key`, `model`[, `version`]) — one vector per
+ * row and model.
+ */
+export function conflictColumns(config: StoreConfig): PgColumn[] {
+  const { target } = config;
+  if (!target.perModel) return [target.key];
+  return [target.key, target.model, ...(target.version ? [target.version] : [])];
+}
+
+/**
+ * With vectors of several models in a column of no declared size, the model's vectors already stored
+ * must be of the provider's size: a provider asked for another output dimension under the same model
+ * id would otherwise mix two sizes in one model's index.
+ */
+async function checkStoredDimensions(
+  config: StoreConfig,
+  session: PgSession,
+  target: EmbeddingTarget,
+): Promise<void> {
+  const { target: t, version } = config;
+  if (t.type === "bit") return;
+  const column = quoteIdentifier(t.embedding.name);
+  const params: unknown[] = [target.model, target.dimensions];
+  let where = `${quoteIdentifier(t.model.name)} = $1`;
+  if (t.version) {
+    params.push(version);
+    where += ` and ${quoteIdentifier(t.version.name)} = $3`;
+  }
+  const rows = await session.query<{ dimensions: number }>(
+    `select vector_dims(${column}) as dimensions from ${qualifiedName(t.name)} where ${where} and vector_dims(${column}) <> $2 limit 1`,
+    params,
+  );
+  const found = rows[0]?.dimensions;
+  if (found === undefined) return;
+  throw new DimensionMismatchError(
+    `${t.name.display}.${t.embedding.name} holds ${found}-dimension vectors of ${target.model}, but ${target.provider} model ${target.model} now makes ${target.dimensions}: one model's vectors must have one size (its index and its searches compare them). Prune them (\`store.prune({ model: "${target.model}" })\`) or keep the model's output dimension.`,
+    { expected: Number(found), actual: target.dimensions, source: "store" },
+  );
 }

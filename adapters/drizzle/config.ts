@@ -46,8 +46,12 @@ export interface StoreConfig {
     readonly model: PgColumn;
     readonly hash: PgColumn;
     readonly version: PgColumn | undefined;
+    /** One vector per (row, model, version), upserted on (key, model[, version]): `target.perModel`. */
+    readonly perModel: boolean;
   };
   readonly version: string | undefined;
+  /** Where the active model of a `perModel` target lives; `undefined` for the one-vector layouts. */
+  readonly active: ActiveConfig | undefined;
   readonly partition: { readonly index: number; readonly count: number } | undefined;
   /** Set by `withKeyRange()`: only keys in this range are scanned, counted and locked. */
   readonly range: KeyRange | undefined;
@@ -57,6 +61,14 @@ export interface StoreConfig {
   /** The jobs table of batch mode. */
   readonly batchJobs: { readonly table: TableName; readonly create: boolean };
 }
+
+/** The active model of a `perModel` target: in a table (switched by `cutover()`), or fixed in code. */
+export type ActiveConfig =
+  | { readonly kind: "table"; readonly table: TableName; readonly create: boolean }
+  | { readonly kind: "fixed"; readonly model: string; readonly version: string | undefined };
+
+/** The default table of active models. */
+export const DEFAULT_ACTIVE_TABLE = "relay_embedding_models";
 
 /** The table's name for the kit: its schema only when the Drizzle table declares one (`pgSchema`). */
 function tableName(table: PgTable): TableName {
@@ -166,6 +178,15 @@ export function resolveConfig(
     throw new InvalidOptionError("target.version", "a column to store `version` in (it would be ignored)");
   }
 
+  const perModel = target.perModel ?? false;
+  if (typeof perModel !== "boolean") throw new InvalidOptionError("target.perModel", "a boolean");
+  if (perModel && layout !== "separate") {
+    throw new InvalidOptionError(
+      "target.perModel",
+      "false (or omitted) in the same-row layout: a row has room for one vector; keep several models' vectors in a separate table keyed by (key, model)",
+    );
+  }
+
   const columns: Record<string, PgColumn> = {};
   for (const [property, col] of Object.entries(getTableColumns(sourceTable))) {
     if (col !== embedding) columns[property] = col as PgColumn;
@@ -192,8 +213,10 @@ export function resolveConfig(
       model,
       hash,
       version: versionColumn,
+      perModel,
     },
     version,
+    active: perModel ? resolveActive(options.active, version) : undefined,
     partition: checkPartition(options.partition),
     range: undefined,
     lock: options.lock === true ? "required" : (options.lock ?? true),
@@ -220,6 +243,38 @@ function resolveBatchJobs(options: DrizzleStoreBaseOptions["batchJobs"]): StoreC
   }
   if (typeof create !== "boolean") throw new InvalidOptionError("batchJobs.create", "a boolean");
   return { table: kitTableName(table, schema), create };
+}
+
+function resolveActive(
+  options: DrizzleStoreBaseOptions["active"],
+  version: string | undefined,
+): ActiveConfig {
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new InvalidOptionError("active", "{ table?, schema?, create? } or { model, version? }");
+  }
+  const given = (options ?? {}) as Record<string, unknown>;
+  if (given.model !== undefined) {
+    if (typeof given.model !== "string" || given.model === "") {
+      throw new InvalidOptionError("active.model", "a model id");
+    }
+    if (given.table !== undefined) {
+      throw new InvalidOptionError(
+        "active.table",
+        "omitted with `active.model` (the model is fixed in code)",
+      );
+    }
+    if (given.version !== undefined && (typeof given.version !== "string" || given.version === "")) {
+      throw new InvalidOptionError("active.version", "a non-empty string");
+    }
+    return { kind: "fixed", model: given.model, version: (given.version as string | undefined) ?? version };
+  }
+  const { table = DEFAULT_ACTIVE_TABLE, schema, create = true } = given;
+  if (typeof table !== "string" || table === "") throw new InvalidOptionError("active.table", "a table name");
+  if (schema !== undefined && (typeof schema !== "string" || schema === "")) {
+    throw new InvalidOptionError("active.schema", "a schema name");
+  }
+  if (typeof create !== "boolean") throw new InvalidOptionError("active.create", "a boolean");
+  return { kind: "table", table: kitTableName(table, schema as string | undefined), create };
 }
 
 function checkBound(bound: unknown, option: string): readonly string[] | undefined {

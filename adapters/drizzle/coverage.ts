@@ -53,7 +53,7 @@ export async function countCoverage(
           })
           .from(config.source.table)
           .$dynamic();
-        return fromSourceAndTarget(config, query).where(storeRows(config));
+        return fromSourceAndTarget(config, query, model).where(storeRows(config));
       },
     );
     const { total = 0, stored = 0, current = 0 } = counts[0] ?? {};
@@ -76,7 +76,7 @@ async function countInJavaScript(
     signal?.throwIfAborted();
     const rows = await guard(
       `Counting coverage of ${config.source.name.display}`,
-      () => abortable(selectPage(config, db, { after, limit: PAGE, onlyMissing: false }), signal),
+      () => abortable(selectPage(config, db, { after, limit: PAGE, onlyMissing: false, model }), signal),
       signal,
     );
     for (const state of rows) {

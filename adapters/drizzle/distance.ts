@@ -17,9 +17,17 @@ export interface Distance {
   readonly distance: SQL<number>;
 }
 
-/** The distance of the store's embedding column to `query` (an SQL value of the column's type). */
-export function distanceTo(config: StoreConfig, query: SQL): Distance {
-  const column = config.target.embedding;
+/**
+ * The distance of the store's embedding column to `query` (an SQL value of the column's type). `cast`:
+ * the column (of no declared size, holding several models' vectors) is read as `type(cast)`, the
+ * expression a model's partial index is built on, so that the index serves the order.
+ */
+export function distanceTo(config: StoreConfig, query: SQL, cast?: number, of?: SQL): Distance {
+  const bare = of ?? sql`${config.target.embedding}`;
+  const column =
+    cast === undefined || config.target.type === "bit"
+      ? bare
+      : sql`(${bare}::${sql.raw(config.target.type)}(${sql.raw(String(cast))}))`;
   if (config.target.type !== "bit") {
     const order = sql<number>`${column} <=> ${query}`;
     return { order, distance: order };

@@ -1,5 +1,6 @@
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { BatchJobStore } from "../../src/contracts/batch-job-store.js";
+import type { EmbeddingProvider } from "../../src/contracts/embedding-provider.js";
 import type {
   Coverage,
   CoverageOptions,
@@ -16,8 +17,8 @@ import type {
 } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError, StoreError } from "../../src/errors/index.js";
 import {
+  type ActiveModel,
   acquireRunLock,
-  type CreateIndexOptions,
   createVectorIndex,
   guard,
   type HeldLock,
@@ -28,14 +29,28 @@ import { checkSchema } from "./check-schema.js";
 import { resolveConfig, type StoreConfig, withRange } from "./config.js";
 import type { WriteCache } from "./copy-new-rows.js";
 import { countCoverage } from "./coverage.js";
+import { queryValue } from "./distance.js";
 import { type AnyPgDatabase, inTransaction, sessionOf } from "./driver.js";
 import { keyBoundaries } from "./key-boundaries.js";
+import {
+  activeModel,
+  type CutoverOptions,
+  type CutoverResult,
+  cutover,
+  indexPart,
+  type PruneOptions,
+  pruneModel,
+  type StoreIndexOptions,
+  storedDimensions,
+} from "./models.js";
 import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
 import { checkKeysExist, type KeyedConfig, withKeys } from "./row-keys.js";
 import { type ReadContext, scanRows } from "./scan.js";
 import { concurrent, Serial } from "./serial.js";
 import {
+  checkModel,
+  checkSimilarityOptions,
   type DuplicatePair,
   type FindDuplicatesOptions,
   type FindSimilarOptions,
@@ -48,6 +63,9 @@ import {
   type SimilaritySelection,
   type SimilarRows,
   search,
+  searchProviders,
+  untypedPerModel,
+  type VectorSpace,
 } from "./similarity.js";
 import { checkSqlText } from "./sql-text.js";
 import { writeRecords } from "./write.js";
@@ -96,10 +114,12 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   /**
    * Searches by text: embeds `text` as a query with `options.provider` (`inputType: "query"`, through
    * the retry policy of `backfill()`), then returns the rows nearest to it among the vectors of that
-   * provider's model (and the store's `version`) only, even when the table holds other models'
-   * vectors. With `select`, each result carries those columns as `row`, typed. Throws
-   * `InvalidOptionError` for an empty text (`query`), a `limit` outside 1–1,000, a `threshold` outside
-   * [-1, 1], before any request; then as `nearest()`, or `APICallError` when the provider fails.
+   * provider's model (and version) only, even when the table holds other models' vectors. With
+   * `target.perModel`, the active model's vectors are searched, embedded by the provider of that
+   * model among those given (`provider: [old, next]` during a migration). With `select`, each result
+   * carries those columns as `row`, typed. Throws `InvalidOptionError` for an empty text (`query`), a
+   * `limit` outside 1–1,000, a `threshold` outside [-1, 1], a `provider` of no active model, before
+   * any request; then as `nearest()`, or `APICallError` when the provider fails.
    * @example
    * ```ts
    * const hits = await store.search("parse csv files", { provider, limit: 5, select: { name: skills.name } });
@@ -113,9 +133,10 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   /**
    * The rows nearest to `vector` by cosine distance. Embed the query with the same provider (and
    * model) as the stored vectors, as a query (`inputType: "query"`) — `search()` does both. Only
-   * vectors of `model` (and the store's `version`) are searched: by default the model of the target
-   * given to the last `prepare()` (after a `backfill()`, its provider's model); a store never prepared
-   * searches every model unless `model` is given.
+   * vectors of one model (and version) are ever compared: `model` when given; else, with
+   * `target.perModel`, the active model (`StoreError` `no_active_model` before the first cutover);
+   * else the model of the target given to the last `prepare()` (after a `backfill()`, its provider's),
+   * and with none an `InvalidOptionError` (`model`).
    * @example
    * ```ts
    * const vector = await embedQuery(provider, "parse csv files");
@@ -128,7 +149,8 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
   ): Promise<SimilarRows<Id, Selection>>;
   /**
    * The rows most similar to row `id`, itself excluded, among vectors of the same model (and the
-   * store's `version`); empty when the row has no vector.
+   * store's `version`): with `target.perModel`, the row's vector of `model` (default: the active
+   * model); otherwise the row's own. Empty when the row has no such vector.
    * @example
    * ```ts
    * const duplicates = await store.findSimilar(skillId, { threshold: 0.95, select: { name: skills.name } });
@@ -163,20 +185,51 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    */
   withKeys(ids: readonly Id[]): DrizzleStore<Id>;
   /**
-   * Builds the vector index (HNSW, cosine by default) if it does not exist; returns its name.
+   * Builds the vector index (HNSW, cosine by default) if it does not exist; returns its name. With
+   * `target.perModel`, a partial index over one model's vectors (`options.model`, by default the
+   * active one), cast to its size when the column has none: build one per model.
    * @example
    * ```ts
    * await store.createIndex(); // skill_embeddings_embedding_hnsw_idx
+   * await store.createIndex({ model: "voyage-4" }); // skill_embeddings_embedding_voyage_4_1_hnsw_idx
    * ```
    */
-  createIndex(options?: CreateIndexOptions): Promise<string>;
+  createIndex(options?: StoreIndexOptions): Promise<string>;
   /**
    * Deletes the embeddings whose source row is gone (separate-table layout); returns how many. Rows
    * merely excluded by `source.filter` keep theirs. In the same-row layout a vector is deleted with its
    * row, so there is nothing to prune: it throws `StoreError` (`unsupported`) rather than return a 0
-   * that would read as "checked, nothing found".
+   * that would read as "checked, nothing found". With `{ model }` (`target.perModel` only), deletes
+   * every vector of that model at the store's `version` instead — the old model after a cutover; the
+   * active model's are refused (`StoreError` `unsupported`).
+   * @example
+   * ```ts
+   * await store.prune(); // orphans
+   * await store.prune({ model: "voyage-3.5" }); // after store.cutover({ model: "voyage-4" })
+   * ```
    */
-  prune(): Promise<number>;
+  prune(options?: PruneOptions): Promise<number>;
+  /**
+   * The model whose vectors answer searches of a `target.perModel` store: from the `active` option
+   * when fixed in code, else from the table of active models (read now, every call); `undefined`
+   * before the first `cutover()`. Throws `StoreError` (`unsupported`) on a one-vector-per-row target.
+   */
+  activeModel(): Promise<ActiveModel | undefined>;
+  /**
+   * Makes `model` (at the store's `version`) the active model of a `target.perModel` store, in one
+   * transaction, only if its vectors are current for every row (counted over the whole table, in that
+   * transaction); otherwise throws `StoreError` (`coverage_incomplete`, with `coverage`) and switches
+   * nothing. Switching back is a cutover to the old model (refused too once its vectors have gone stale
+   * or been pruned). Every search reads the active model, so running applications follow at once.
+   * Throws `StoreError` (`unsupported`) when the active model is fixed in code.
+   * @example
+   * ```ts
+   * await backfill({ provider: voyage4, store });
+   * const { previous, active } = await store.cutover({ model: "voyage-4" });
+   * await store.prune({ model: previous!.model });
+   * ```
+   */
+  cutover(options: CutoverOptions): Promise<CutoverResult>;
   /** The jobs of batch mode, in the `batchJobs` table (bound to the transaction, in one). */
   readonly batchJobs: BatchJobStore<Id>;
   /**
@@ -213,7 +266,11 @@ function oneAtATime(session: PgSession, bound: boolean): boolean {
  * The run's advisory lock (see the `lock` option), on a connection of its own: the whole target, or
  * this store's partition or key range.
  */
-async function lockRun(config: StoreConfig, session: PgSession): Promise<HeldLock | undefined> {
+async function lockRun(
+  config: StoreConfig,
+  session: PgSession,
+  target: EmbeddingTarget,
+): Promise<HeldLock | undefined> {
   if (!config.lock) return undefined;
   const { capabilities } = session;
   if (config.lock === "required" && capabilities.sharedServer && !capabilities.reserve) {
@@ -229,9 +286,11 @@ async function lockRun(config: StoreConfig, session: PgSession): Promise<HeldLoc
       "false with a single-connection pool (the lock keeps one connection for the run)",
     );
   }
-  const { name, embedding } = config.target;
+  const { name, embedding, perModel } = config.target;
+  // Side by side, each model's vectors are their own: a new model's backfill runs beside the old one's.
+  const model = perModel ? `:${target.model}${config.version === undefined ? "" : `@${config.version}`}` : "";
   return acquireRunLock(session, {
-    resource: `relay.embeddings:${name.display}.${embedding.name}`,
+    resource: `relay.embeddings:${name.display}.${embedding.name}${model}`,
     display: name.display,
     partition: config.partition,
     range: config.range,
@@ -283,7 +342,7 @@ class Store<Id> implements DrizzleStore<Id> {
       await this.#serial.run(() => checkKeysExist(keyed as KeyedConfig, this.db, options.signal));
     }
     this.#target = target;
-    if (!this.bound && !this.#lock) this.#lock = await lockRun(this.config, this.#session);
+    if (!this.bound && !this.#lock) this.#lock = await lockRun(this.config, this.#session, target);
   }
 
   async release(): Promise<void> {
@@ -330,42 +389,117 @@ class Store<Id> implements DrizzleStore<Id> {
     return countCoverage(this.config, this.db, model, options.signal, this.#reads);
   }
 
-  search<Selection extends SimilaritySelection | undefined = undefined>(
+  /**
+   * The vectors a search compares: `given`'s model, else (side by side) the active model, else the
+   * model of the last `prepare()`. Never every model: vectors of two models are not comparable.
+   */
+  async #space(given: unknown, what: string): Promise<VectorSpace & { dimensions?: number }> {
+    const model = checkModel(given);
+    const { version, target } = this.config;
+    if (model !== undefined) return { model, version };
+    if (target.perModel) {
+      const active = await this.#serial.run(() => activeModel(this.config, this.#session));
+      if (!active) {
+        throw new StoreError(
+          `${target.name.display} keeps several models' vectors and none is active yet: make one active with \`store.cutover({ model })\` once its vectors cover every row (or name the model: \`${what}({ model })\`).`,
+          { reason: "no_active_model" },
+        );
+      }
+      return { model: active.model, version: active.version, dimensions: active.dimensions };
+    }
+    const prepared = this.#target?.model;
+    if (prepared === undefined) {
+      throw new InvalidOptionError(
+        "model",
+        `given (\`${what}(…, { model })\`), or \`store.prepare(target)\` called first: vectors of different models are not comparable, so a search compares one model's`,
+      );
+    }
+    return { model: prepared, version };
+  }
+
+  async search<Selection extends SimilaritySelection | undefined = undefined>(
     text: string,
     options: SearchOptions<Selection>,
   ): Promise<SimilarRows<Id, Selection>> {
-    const run = () => search(this.config, this.db, text, options, this.#owner.#iterative);
+    checkSimilarityOptions(options);
+    const providers = searchProviders(options.provider);
+    let provider: EmbeddingProvider;
+    let space: VectorSpace;
+    if (this.config.target.perModel) {
+      space = await this.#space(undefined, "search");
+      const match = providers.find((p) => p.model === space.model);
+      if (!match) {
+        throw new InvalidOptionError(
+          "provider",
+          `the provider of ${this.config.target.name.display}'s active model ${String(space.model)} (given: ${providers.map((p) => p.model).join(", ")}); during a migration pass both models' providers, and the active one embeds the query`,
+        );
+      }
+      provider = match;
+    } else {
+      provider =
+        providers.length === 1
+          ? providers[0]!
+          : (providers.find((p) => p.model === this.#target?.model) ?? providers[0]!);
+      space = { model: provider.model, version: this.config.version };
+    }
+    const run = () => search(this.config, this.db, text, options, provider, space, this.#owner.#iterative);
     return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
   }
 
-  nearest<Selection extends SimilaritySelection | undefined = undefined>(
+  async nearest<Selection extends SimilaritySelection | undefined = undefined>(
     vector: ArrayLike<number>,
     options: NearestOptions<Selection> = {},
   ): Promise<SimilarRows<Id, Selection>> {
-    const model = options.model ?? this.#target?.model;
-    const run = () => nearest(this.config, this.db, vector, { ...options, model }, this.#owner.#iterative);
+    checkSimilarityOptions(options);
+    queryValue(this.config, vector); // a bad vector is refused before the database is asked anything
+    const space = await this.#space(options.model, "nearest");
+    const run = () => nearest(this.config, this.db, vector, options, space, this.#owner.#iterative);
     return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
   }
 
-  findSimilar<Selection extends SimilaritySelection | undefined = undefined>(
+  async findSimilar<Selection extends SimilaritySelection | undefined = undefined>(
     id: Id,
     options: FindSimilarOptions<Selection> = {},
   ): Promise<SimilarRows<Id, Selection>> {
-    const run = () => findSimilar(this.config, this.db, id, options, this.#owner.#iterative);
+    checkSimilarityOptions(options);
+    const space = this.config.target.perModel
+      ? await this.#sized(await this.#space(options.model, "findSimilar"))
+      : undefined;
+    const run = () => findSimilar(this.config, this.db, id, options, space, this.#owner.#iterative);
     return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
+  }
+
+  /** With a column of no declared size, the space's vectors are read as their model's size (its index's cast). */
+  async #sized(space: VectorSpace & { dimensions?: number }): Promise<VectorSpace> {
+    if (!untypedPerModel(this.config)) return space;
+    const model = String(space.model);
+    const cast =
+      space.dimensions ?? (await this.#serial.run(() => storedDimensions(this.config, this.db, model)));
+    return { ...space, cast };
   }
 
   findDuplicates(options: FindDuplicatesOptions = {}): AsyncIterable<DuplicatePair<Id>> {
     if (typeof options !== "object" || options === null) throw new InvalidOptionError("options", "an object");
-    const model = options.model ?? this.#target?.model;
-    if (typeof model !== "string" || model === "") {
+    // Known at once for one vector per row: a mistake throws here, not at the first iteration.
+    if (!this.config.target.perModel && checkModel(options.model) === undefined && !this.#target) {
       throw new InvalidOptionError(
         "model",
         "given (`findDuplicates({ model })`), or `store.prepare(target)` called first: vectors of different models are not comparable",
       );
     }
-    const pairs = findDuplicates(this.config, this.db, model, options, this.#owner.#iterative, this.#serial);
-    return pairs as AsyncIterable<DuplicatePair<Id>>;
+    const store = this;
+    return (async function* () {
+      const space = await store.#sized(await store.#space(options.model, "findDuplicates"));
+      yield* findDuplicates(store.config, store.db, space, options, store.#owner.#iterative, store.#serial);
+    })() as AsyncIterable<DuplicatePair<Id>>;
+  }
+
+  activeModel(): Promise<ActiveModel | undefined> {
+    return this.#serial.run(() => activeModel(this.config, this.#session));
+  }
+
+  cutover(options: CutoverOptions): Promise<CutoverResult> {
+    return cutover(this.config, this.db, options, this.#reads);
   }
 
   withKeys(ids: readonly Id[]): DrizzleStore<Id> {
@@ -373,12 +507,36 @@ class Store<Id> implements DrizzleStore<Id> {
     return new Store<Id>(withKeys(this.config, ids), this.db, this.bound, this.cache, this.#target, owner);
   }
 
-  createIndex(options?: CreateIndexOptions): Promise<string> {
-    const { name, embedding } = this.config.target;
-    return this.#serial.run(() => createVectorIndex(this.#session, name, embedding.name, options));
+  async createIndex(options: StoreIndexOptions = {}): Promise<string> {
+    const { name, embedding, perModel } = this.config.target;
+    if (!perModel) {
+      if (options.model !== undefined) {
+        throw new InvalidOptionError(
+          "model",
+          "omitted: this target keeps one vector per row (no `perModel`)",
+        );
+      }
+      return this.#serial.run(() => createVectorIndex(this.#session, name, embedding.name, options));
+    }
+    // Side by side: one partial index per model, on its vectors only (and cast to its size when the column has none).
+    const space = await this.#sized(await this.#space(options.model, "createIndex"));
+    const model = String(space.model);
+    if (untypedPerModel(this.config) && space.cast === undefined) {
+      throw new StoreError(
+        `${name.display} holds no vector of ${model} yet: build its index once vectors are stored (their size decides the index's).`,
+        { reason: "unsupported" },
+      );
+    }
+    const part = indexPart(this.config, { model, version: space.version, cast: space.cast });
+    const { model: _model, ...index } = options;
+    return this.#serial.run(() => createVectorIndex(this.#session, name, embedding.name, index, part));
   }
 
-  prune(): Promise<number> {
+  async prune(options: PruneOptions = {}): Promise<number> {
+    if (typeof options !== "object" || options === null)
+      throw new InvalidOptionError("options", "{ model? }");
+    const model = checkModel(options.model);
+    if (model !== undefined) return this.#serial.run(() => pruneModel(this.config, this.db, model));
     return this.#serial.run(() => prune(this.config, this.db));
   }
 

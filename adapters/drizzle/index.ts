@@ -1,8 +1,16 @@
-export type { CreateIndexOptions } from "../../src/postgres/index.js";
+export type { ActiveModel, CreateIndexOptions } from "../../src/postgres/index.js";
+export { anyVector } from "./any-vector.js";
 export { type DrizzleStore, drizzleStore } from "./drizzle-store.js";
+export type {
+  CutoverOptions,
+  CutoverResult,
+  PruneOptions,
+  StoreIndexOptions,
+} from "./models.js";
 export type {
   ColumnData,
   ColumnOf,
+  DrizzleActiveModelOptions,
   DrizzleBatchJobsOptions,
   DrizzleSourceOptions,
   DrizzleStoreBaseOptions,

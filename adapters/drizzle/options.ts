@@ -162,6 +162,18 @@ export interface DrizzleTargetOptions<
    * @default undefined (versions are not tracked)
    */
   readonly version?: Version;
+  /**
+   * Keep one vector per (row, model, version) instead of one per row (separate-table layout only):
+   * vectors of several models live side by side, so a new model can be backfilled while the current
+   * one keeps answering queries, and `cutover()` switches between them in one step. The target table
+   * then needs a unique index on (`key`, `model`) — (`key`, `model`, `version`) when `version` is
+   * given — instead of one on `key`. Staleness, `coverage()`, writes, locks and partitions are per
+   * model; searches compare vectors of the active model only (see the store's `active` option). With an
+   * embedding column of type `vector` without dimensions, models of different sizes share the column
+   * (one partial HNSW index per model: `createIndex({ model })`).
+   * @default false (one vector per row: a new model overwrites the old one in place)
+   */
+  readonly perModel?: boolean;
 }
 
 /**
@@ -353,4 +365,56 @@ export interface DrizzleStoreBaseOptions<
    * @default { table: "relay_embedding_batches", create: true }
    */
   readonly batchJobs?: DrizzleBatchJobsOptions;
+  /**
+   * Which model (and version) answers searches when the target keeps vectors of several models
+   * (`target.perModel`). Two places it can live:
+   * - **a table** (`{ table?, schema?, create? }`, the default): one row per target, switched by
+   *   `store.cutover()`, read by every search, so running applications follow a cutover without a
+   *   deploy;
+   * - **the code** (`{ model, version? }`): fixed; a deploy switches it, and `cutover()` is refused.
+   * Ignored by the one-vector-per-row layouts, whose searches use the model given or prepared.
+   * @default { table: "relay_embedding_models", create: true } when `target.perModel` is set
+   */
+  readonly active?: DrizzleActiveModelOptions;
 }
+
+/**
+ * Where a store with `target.perModel` finds its active model: a table (`{ table?, schema?, create? }`),
+ * or fixed in code (`{ model, version? }`).
+ * @example
+ * ```ts
+ * drizzleStore({ ...options, active: { table: "embedding_models", schema: "ops", create: false } });
+ * drizzleStore({ ...options, active: { model: "voyage-4", version: "2" } });
+ * ```
+ */
+export type DrizzleActiveModelOptions =
+  | {
+      /**
+       * The table holding each target's active model (`target text primary key, model text, version
+       * text, dimensions int, switched_at timestamptz`); several stores share one.
+       * @default "relay_embedding_models"
+       */
+      readonly table?: string;
+      /**
+       * Its schema.
+       * @default undefined (the search path decides)
+       */
+      readonly schema?: string;
+      /**
+       * Whether `cutover()` may create the table when it is missing. `false` when your migrations
+       * create it (the README gives its DDL).
+       * @default true
+       */
+      readonly create?: boolean;
+      readonly model?: undefined;
+    }
+  | {
+      /** The active model, fixed by the application's code. */
+      readonly model: string;
+      /**
+       * The active version (with `target.version`).
+       * @default the store's `version`
+       */
+      readonly version?: string;
+      readonly table?: undefined;
+    };

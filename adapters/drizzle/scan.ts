@@ -80,7 +80,7 @@ async function* scanInJavaScript<Id>(
       `Reading ${config.source.name.display}`,
       () =>
         serial.run(() =>
-          selectPage(config, db, { after, limit: pageSize, onlyMissing: reembed === "missing" }),
+          selectPage(config, db, { after, limit: pageSize, onlyMissing: reembed === "missing", model }),
         ),
       signal,
     );
@@ -107,7 +107,7 @@ async function countWithoutText(
     .select({ rows: sql<number>`count(*)`.mapWith(Number) })
     .from(config.source.table)
     .$dynamic();
-  const [row] = await fromSourceAndTarget(config, query).where(
+  const [row] = await fromSourceAndTarget(config, query, options.model).where(
     and(storeRows(config), pendingCondition(config, options.reembed, options.model, undefined)),
   );
   return row?.rows ?? 0;
@@ -198,7 +198,7 @@ async function selectPending(
     })
     .from(source.table)
     .$dynamic();
-  const chosen = fromSourceAndTarget(config, keys, page.after)
+  const chosen = fromSourceAndTarget(config, keys, options.model, page.after)
     .where(
       and(
         page.after === undefined ? undefined : gt(source.key, sql`${page.after}::${keyType(source.key)}`),

@@ -1,9 +1,9 @@
-import { and, type Column, eq, type GetColumnData, gt, isNotNull, ne, type SQL, sql } from "drizzle-orm";
+import { and, type Column, eq, type GetColumnData, gt, ne, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { EmbeddingProvider } from "../../src/contracts/embedding-provider.js";
 import { SEARCH_DEFAULTS } from "../../src/defaults.js";
 import { InvalidOptionError } from "../../src/errors/index.js";
-import { guard } from "../../src/postgres/index.js";
+import { guard, quoteLiteral } from "../../src/postgres/index.js";
 import { type EmbedQueryOptions, embedQuery } from "../../src/search/embed-query.js";
 import type { StoreConfig } from "./config.js";
 import { distanceTo, queryValue } from "./distance.js";
@@ -133,8 +133,14 @@ export interface NearestOptions<Selection extends SimilaritySelection | undefine
  * await store.findSimilar(42, { threshold: 0.92, limit: 5 });
  * ```
  */
-export type FindSimilarOptions<Selection extends SimilaritySelection | undefined = undefined> =
-  SimilarityOptions<Selection>;
+export interface FindSimilarOptions<Selection extends SimilaritySelection | undefined = undefined>
+  extends SimilarityOptions<Selection> {
+  /**
+   * With `target.perModel`: compare the row's vector of this model with other rows' of the same model.
+   * @default the active model (`perModel`); otherwise the row's own model
+   */
+  readonly model?: string;
+}
 
 /** The vector of a search: a query vector (an SQL value of the column's type), or the stored vector of a row. */
 type Origin = { readonly vector: SQL } | { readonly id: unknown };
@@ -166,14 +172,35 @@ function checkTuning(options: IndexTuning): Required<Pick<IndexTuning, "iterativ
   return { efSearch, iterativeScan };
 }
 
-/** Rows holding a vector of `model` (a value, or SQL) under the store's version. */
-export function currentVectors(config: StoreConfig, model: string | SQL | undefined): SQL | undefined {
-  const { target, version } = config;
+/**
+ * The vectors a search compares: one model's (and version's), never a mix. `model` is SQL for
+ * `findSimilar()` on a one-vector-per-row target (the row's own model). `cast`: the size the column is
+ * read as, when it has none and holds several models (the expression of the model's partial index).
+ */
+export interface VectorSpace {
+  readonly model: string | SQL;
+  readonly version: string | undefined;
+  readonly cast?: number;
+}
+
+/**
+ * Rows holding a vector of the space's model and version. With `perModel` the model and version are
+ * literals in the statement's text: a model's partial HNSW index (`where model = '…'`) is used only for
+ * a query whose condition the planner can match to its predicate, which a bound parameter is not.
+ */
+export function currentVectors(config: StoreConfig, space: VectorSpace, alias?: string): SQL {
+  const { target } = config;
+  const col = (column: PgColumn) =>
+    alias === undefined ? sql`${column}` : sql`${sql.identifier(alias)}.${sql.identifier(column.name)}`;
+  const value = (v: string | SQL, option: string) =>
+    typeof v === "string" && target.perModel ? sql.raw(quoteLiteral(v, option)) : sql`${v}`;
   return and(
-    isNotNull(target.embedding),
-    model === undefined ? undefined : sql`${target.model} = ${model}`,
-    target.version && version !== undefined ? eq(target.version, version) : undefined,
-  );
+    sql`${col(target.embedding)} is not null`,
+    sql`${col(target.model)} = ${value(space.model, "model")}`,
+    target.version && space.version !== undefined
+      ? sql`${col(target.version)} = ${value(space.version, "version")}`
+      : undefined,
+  )!;
 }
 
 /** Whether the server's pgvector has iterative index scans (0.8 and later), asked once per store. */
@@ -240,7 +267,7 @@ export async function similarRows(
   config: StoreConfig,
   db: AnyPgDatabase,
   origin: Origin,
-  model: string | SQL | undefined,
+  space: VectorSpace,
   options: SimilarityOptions<SimilaritySelection | undefined>,
   cache: IterativeSupport,
 ): Promise<SimilarRow<unknown, Record<string, unknown> | undefined>[]> {
@@ -249,10 +276,14 @@ export async function similarRows(
   const { source, target } = config;
   // Scalar subqueries run once (an InitPlan): the index sees a constant query vector.
   const of = (column: PgColumn) =>
-    sql`(select ${column} from ${target.table} where ${eq(target.key, (origin as { id: unknown }).id)})`;
+    sql`(select ${column} from ${target.table} where ${and(
+      eq(target.key, (origin as { id: unknown }).id),
+      target.perModel ? currentVectors(config, space) : undefined,
+    )})`;
   const { order, distance: measured } = distanceTo(
     config,
     "vector" in origin ? origin.vector : of(target.embedding),
+    space.cast,
   );
   const distance = measured.mapWith(Number);
   const filter = and(source.filter, options.filter);
@@ -266,7 +297,7 @@ export async function similarRows(
     return query
       .where(
         and(
-          currentVectors(config, model),
+          currentVectors(config, space),
           "id" in origin ? ne(target.key, origin.id) : undefined,
           most === undefined ? undefined : sql`${distance} <= ${most}`,
           filter,
@@ -302,12 +333,27 @@ export async function nearest(
   db: AnyPgDatabase,
   vector: ArrayLike<number>,
   options: NearestOptions<SimilaritySelection | undefined>,
+  space: VectorSpace,
   cache: IterativeSupport,
 ) {
-  if (options.model !== undefined && (typeof options.model !== "string" || options.model === "")) {
+  const value = queryValue(config, vector);
+  // A column of no declared size is searched as the query's size: the model's partial index is on that cast.
+  const cast = untypedPerModel(config) ? vector.length : undefined;
+  return similarRows(config, db, { vector: value }, { ...space, cast }, options, cache);
+}
+
+/** A `perModel` target whose float column has no declared size: searches cast it to the model's size. */
+export function untypedPerModel(config: StoreConfig): boolean {
+  const { target } = config;
+  return target.perModel && target.dimensions === undefined && target.type !== "bit";
+}
+
+/** Checks a `model` option: a model id, or omitted. */
+export function checkModel(model: unknown): string | undefined {
+  if (model !== undefined && (typeof model !== "string" || model === "")) {
     throw new InvalidOptionError("model", "a model id");
   }
-  return similarRows(config, db, { vector: queryValue(config, vector) }, options.model, options, cache);
+  return model;
 }
 
 /**
@@ -319,11 +365,16 @@ export async function findSimilar(
   db: AnyPgDatabase,
   id: unknown,
   options: FindSimilarOptions<SimilaritySelection | undefined>,
+  space: VectorSpace | undefined,
   cache: IterativeSupport,
 ) {
-  const { target } = config;
-  const model = sql`(select ${target.model} from ${target.table} where ${eq(target.key, id)})`;
-  return similarRows(config, db, { id }, model, options, cache);
+  const { target, version } = config;
+  // One vector per row: the row's own model is the one to compare with.
+  const own = {
+    model: sql`(select ${target.model} from ${target.table} where ${eq(target.key, id)})`,
+    version,
+  };
+  return similarRows(config, db, { id }, space ?? own, options, cache);
 }
 
 /**
@@ -406,7 +457,7 @@ interface NeighbourRow extends Record<string, unknown> {
 export async function* findDuplicates(
   config: StoreConfig,
   db: AnyPgDatabase,
-  model: string,
+  space: VectorSpace,
   options: FindDuplicatesOptions,
   cache: IterativeSupport,
   serial: { run<T>(work: () => Promise<T>): Promise<T> },
@@ -425,9 +476,9 @@ export async function* findDuplicates(
     config.layout === "separate" && filter
       ? sql` inner join ${source.table} on ${eq(source.key, target.key)}`
       : sql``;
-  const where = and(currentVectors(config, model), filter);
+  const where = and(currentVectors(config, space), filter);
   const col = (column: PgColumn) => sql`relay_a.${sql.identifier(column.name)}`;
-  const { order, distance } = distanceTo(config, col(target.embedding));
+  const { order, distance } = distanceTo(config, col(target.embedding), space.cast);
   /** Pairs yielded from their first row whose second row's page is still to come. */
   const ahead = new Set<string>();
   let yielded = 0;
@@ -471,6 +522,7 @@ export async function* findDuplicates(
                 ) as n
                 where relay_a.${sql.identifier(target.key.name)} in
                     (select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb)::${type})
+                  and ${currentVectors(config, space, "relay_a")}
                   and n.key <> relay_a.${sql.identifier(target.key.name)}
                   and n.distance <= ${most}
                 order by relay_a.${sql.identifier(target.key.name)}, n.distance`,
@@ -506,32 +558,49 @@ export async function* findDuplicates(
  * @example
  * ```ts
  * await store.search("parse csv files", { provider, limit: 5, threshold: 0.3, select: { name: skills.name } });
+ * // a target with vectors of several models: whichever is active answers
+ * await store.search("parse csv files", { provider: [voyage35, voyage4] });
  * ```
  */
 export interface SearchOptions<Selection extends SimilaritySelection | undefined = undefined>
   extends SimilarityOptions<Selection>,
     EmbedQueryOptions {
   /**
-   * Embeds the query text (as a query: `inputType: "query"`), and decides which vectors are searched:
-   * only those of its `model` (and the store's `version`), whatever else the table holds. Use the
-   * provider the rows were embedded with.
+   * Embeds the query text (as a query: `inputType: "query"`); only vectors of the same model (and
+   * version) are searched, whatever else the table holds. With `target.perModel` the active model's
+   * vectors are searched: give its provider, or several providers (e.g. the old and the new model's
+   * during a migration) and the one of the active model embeds the query; none of it is an
+   * `InvalidOptionError` (`provider`), never a comparison across models. Otherwise the provider the
+   * rows were embedded with (with several, the one of the model the store was prepared for).
    */
-  readonly provider: EmbeddingProvider;
+  readonly provider: EmbeddingProvider | readonly EmbeddingProvider[];
 }
 
-/** Embeds `text` as a query with `options.provider`, then searches that provider's vectors only. */
+/** The providers of a `search()`'s `provider` option, checked. */
+export function searchProviders(provider: unknown): EmbeddingProvider[] {
+  const list = Array.isArray(provider) ? provider : [provider];
+  const valid = (p: unknown): p is EmbeddingProvider =>
+    typeof p === "object" && p !== null && typeof (p as EmbeddingProvider).model === "string";
+  if (list.length === 0 || !list.every(valid)) {
+    throw new InvalidOptionError(
+      "provider",
+      "an EmbeddingProvider (of the model the rows were embedded with), or a non-empty array of them",
+    );
+  }
+  return list;
+}
+
+/** Embeds `text` as a query with `provider`, then searches the vectors of `space` (that provider's model). */
 export async function search(
   config: StoreConfig,
   db: AnyPgDatabase,
   text: string,
   options: SearchOptions<SimilaritySelection | undefined>,
+  provider: EmbeddingProvider,
+  space: VectorSpace,
   cache: IterativeSupport,
 ) {
   checkSimilarityOptions(options);
-  const { provider } = options;
-  if (typeof provider !== "object" || provider === null || typeof provider.model !== "string") {
-    throw new InvalidOptionError("provider", "an EmbeddingProvider (the one the rows were embedded with)");
-  }
   const vector = await embedQuery(provider, text, options);
-  return similarRows(config, db, { vector: queryValue(config, vector) }, provider.model, options, cache);
+  return nearest(config, db, vector, options, space, cache);
 }

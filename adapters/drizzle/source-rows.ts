@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, gt, isNull, lte, type SQL, sql } from "drizzle-orm";
 import { StoreError } from "../../src/errors/index.js";
 import { hashText } from "../../src/hash.js";
 import type { StoreConfig } from "./config.js";
@@ -53,7 +53,13 @@ function keyName(config: StoreConfig): string {
 export async function selectPage(
   config: StoreConfig,
   db: AnyPgDatabase,
-  page: { readonly after: string | undefined; readonly limit: number; readonly onlyMissing: boolean },
+  page: {
+    readonly after: string | undefined;
+    readonly limit: number;
+    readonly onlyMissing: boolean;
+    /** The model whose vectors a `perModel` target joins. */
+    readonly model: string;
+  },
 ): Promise<SourceRowState[]> {
   const { source, target } = config;
   const fields = {
@@ -67,7 +73,8 @@ export async function selectPage(
   };
   let query = db.select(fields).from(source.table).$dynamic();
   // The cursor bounds the target's side too, so a merge join does not walk its index from the start.
-  if (config.layout === "separate") query = query.leftJoin(target.table, targetJoin(config, page.after));
+  if (config.layout === "separate")
+    query = query.leftJoin(target.table, targetJoin(config, page.model, page.after));
   const rows = await query
     .where(
       and(
@@ -164,6 +171,7 @@ export async function lockRows(
   config: StoreConfig,
   tx: AnyPgDatabase,
   keys: readonly string[],
+  model: string,
 ): Promise<LockedRow[]> {
   const { source, target } = config;
   const separate = config.layout === "separate";
@@ -182,7 +190,7 @@ export async function lockRows(
     .from(source.table)
     .innerJoin(wanted, sql`${source.key} = relay_wanted.k::${keyType(source.key)}`)
     .$dynamic();
-  if (separate) query = query.leftJoin(target.table, eq(target.key, source.key));
+  if (separate) query = query.leftJoin(target.table, targetJoin(config, model, undefined));
   const rows = await query
     .where(source.filter)
     .orderBy(asc(source.key))

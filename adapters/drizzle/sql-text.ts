@@ -51,10 +51,7 @@ export function storedCondition(config: StoreConfig): SQL {
 
 /** Whether the target holds a vector of `model` (and the store's version) for the row, text aside. */
 function storedFor(config: StoreConfig, model: string): SQL {
-  const { target } = config;
-  return sql`${storedCondition(config)} and ${target.model} = ${model}${
-    target.version ? sql` and ${target.version} = ${config.version}` : sql``
-  }`;
+  return sql`${storedCondition(config)} and ${modelCondition(config, model)}`;
 }
 
 /** Whether the row's vector is current: made from this text (`hash`), by `model`, at the version. */
@@ -86,19 +83,31 @@ export function pendingCondition(
 export function fromSourceAndTarget<Query extends { leftJoin: (...args: any[]) => Query }>(
   config: StoreConfig,
   query: Query,
+  model: string,
   after?: string,
 ): Query {
   if (config.layout !== "separate") return query;
-  return query.leftJoin(config.target.table, targetJoin(config, after));
+  return query.leftJoin(config.target.table, targetJoin(config, model, after));
 }
 
-/** The join condition of the target to the source, bounded by the cursor `after` when there is one. */
-export function targetJoin(config: StoreConfig, after: string | undefined): SQL {
+/**
+ * The join condition of the target to the source, bounded by the cursor `after` when there is one.
+ * A `perModel` target joins only its rows of `model` at the store's version: each source row meets at
+ * most one target row, the vector staleness and writes are about.
+ */
+export function targetJoin(config: StoreConfig, model: string, after: string | undefined): SQL {
   const { source, target } = config;
   return and(
     eq(target.key, source.key),
+    target.perModel ? modelCondition(config, model) : undefined,
     after === undefined ? undefined : gt(target.key, sql`${after}::${keyType(source.key)}`),
   )!;
+}
+
+/** `model = $model [and version = $version]`: the target rows of one model at the store's version. */
+export function modelCondition(config: StoreConfig, model: string): SQL {
+  const { target, version } = config;
+  return sql`${target.model} = ${model}${target.version ? sql` and ${target.version} = ${version}` : sql``}`;
 }
 
 /** The store's rows: `filter`, partition and key range. */

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { StagedRows } from "../../src/postgres/index.js";
+import { conflictColumns } from "./check-schema.js";
 import type { StoreConfig } from "./config.js";
 import { toSql } from "./driver.js";
 import { keyType } from "./key-type.js";
@@ -9,7 +10,7 @@ const name = (column: PgColumn) => sql.identifier(column.name);
 
 /**
  * One statement writing every staged row (the kit's `stageRows()`): `INSERT … SELECT … ON CONFLICT
- * (key) DO UPDATE` into a separate table (a re-run overwrites, never duplicates), `UPDATE … FROM` for
+ * (key) DO UPDATE` into a separate table (on (key, model[, version]) with `perModel`) (a re-run overwrites, never duplicates), `UPDATE … FROM` for
  * the same-row layout.
  */
 export function upsertStatement(config: StoreConfig, rows: StagedRows, model: string): SQL {
@@ -33,5 +34,5 @@ export function upsertStatement(config: StoreConfig, rows: StagedRows, model: st
   const updates = assigned.map(([column]) => sql`${name(column)} = excluded.${name(column)}`);
   return sql`${prefix} insert into ${target.table} (${sql.join(columns, sql`, `)})
     select ${sql.join(values, sql`, `)} from ${from}
-    on conflict (${name(target.key)}) do update set ${sql.join(updates, sql`, `)}`;
+    on conflict (${sql.join(conflictColumns(config).map(name), sql`, `)}) do update set ${sql.join(updates, sql`, `)}`;
 }

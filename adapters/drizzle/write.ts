@@ -89,7 +89,7 @@ export async function writeRecords<Id>(
     // Two texts of one key ("1", "01") find the same row: the first keeps it, the other conflicts.
     const current = new Map<string, LockedRow>();
     const rows = new Set<string>();
-    for (const found of await lockRows(config, tx, [...wanted.keys()])) {
+    for (const found of await lockRows(config, tx, [...wanted.keys()], options.model)) {
       if (rows.has(found.cursor)) continue;
       rows.add(found.cursor);
       current.set(found.wanted, found);

@@ -5,6 +5,14 @@
  * and the mapping of database errors to the library's errors. drizzleStore is built on it.
  */
 export { abortable } from "./abortable.js";
+export {
+  type ActiveModel,
+  activeModelsDdl,
+  lockActiveModel,
+  quoteLiteral,
+  readActiveModel,
+  writeActiveModel,
+} from "./active-models.js";
 export { acquireRunLock, type HeldLock, type RunLockOptions } from "./advisory-lock.js";
 export {
   binaryKeyEncoder,
@@ -58,7 +66,12 @@ export {
   sqlFragment,
 } from "./sql-fragment.js";
 export { type StagedRow, type StagedRows, type StagingCache, stageRows } from "./staging.js";
-export { type CreateIndexOptions, createVectorIndex, type VectorIndexOps } from "./vector-index.js";
+export {
+  type CreateIndexOptions,
+  createVectorIndex,
+  type IndexPart,
+  type VectorIndexOps,
+} from "./vector-index.js";
 export {
   bitText,
   HALF_MAX,

@@ -73,6 +73,17 @@ export interface CreateIndexOptions {
   readonly concurrently?: boolean;
 }
 
+/**
+ * A partial index over part of a table's vectors, e.g. one model's when several models share the column:
+ * `where` is its predicate (SQL text with literals, which the planner matches against queries' own),
+ * `dimensions` the size to cast a column of no declared size to, `label` what the default name adds.
+ */
+export interface IndexPart {
+  readonly where: string;
+  readonly dimensions?: number;
+  readonly label: string;
+}
+
 const METHODS = new Set(["hnsw", "ivfflat"]);
 const OPS: Record<VectorColumnType, readonly VectorIndexOps[]> = {
   vector: ["vector_cosine_ops", "vector_l2_ops", "vector_ip_ops", "vector_l1_ops"],
@@ -203,6 +214,7 @@ export async function createVectorIndex(
   table: TableName,
   column: string,
   options: CreateIndexOptions = {},
+  part?: IndexPart,
 ): Promise<string> {
   const method = options.method ?? "hnsw";
   if (!METHODS.has(method)) throw new InvalidOptionError("method", '"hnsw" or "ivfflat"');
@@ -215,9 +227,14 @@ export async function createVectorIndex(
   const parameters = storageParameters(options);
   const type = await guard(`Reading ${table.display}'s columns`, () => columnType(session, table, column));
   const ops = resolveOps(type, method, options.ops, where);
-  const name = options.name ?? defaultName(table, column, method);
+  const name = options.name ?? defaultName(table, part ? `${column}_${part.label}` : column, method);
+  // A column of no declared size is indexed through a cast to the part's size: queries order by the same cast.
+  const indexed =
+    part?.dimensions === undefined
+      ? quoteIdentifier(column)
+      : `(${quoteIdentifier(column)}::${type ?? "vector"}(${part.dimensions}))`;
   const statement = `create index ${options.concurrently ? "concurrently " : ""}${quoteIdentifier(name)}
-    on ${qualifiedName(table)} using ${method} (${quoteIdentifier(column)} ${ops})${parameters}`;
+    on ${qualifiedName(table)} using ${method} (${indexed} ${ops})${parameters}${part ? ` where ${part.where}` : ""}`;
   await guard(`Creating index ${name} on ${table.display}`, async () => {
     if (await relationExists(session, table, name)) return;
     await withoutNotices(session, (connection) =>

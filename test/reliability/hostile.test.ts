@@ -151,7 +151,7 @@ describeEachDatabase("reliability: hostile input", (database) => {
     await t.exec(
       `update rel_item_embeddings_hostile set embedding = array_fill(0, array[${DIMENSIONS}])::vector where item_id = 2`,
     );
-    const hits = await store.nearest(query, { limit: 10 });
+    const hits = await store.nearest(query, { limit: 10, model: voyage(h.voyageBaseURL).model });
     expect(hits.map((hit) => hit.id).sort()).toEqual([1, 3]);
     expect(hits.every((hit) => Number.isFinite(hit.distance) && Number.isFinite(hit.similarity))).toBe(true);
     expect(await store.findSimilar(2)).toEqual([]);

@@ -179,7 +179,7 @@ describeEachDatabase("pgvector column types", (database) => {
     ).map((row) => ({ id: row.id, text: itemText(row) }));
     // Row 4's own vector finds row 4 first; the distances are those of the half-precision vectors.
     const query = expectedVector(texts[3]!.text);
-    const hits = await itemStore(t.db, half).nearest(query, { limit: 5 });
+    const hits = await itemStore(t.db, half).nearest(query, { limit: 5, model: VOYAGE_MODEL });
     const stored = toHalfPrecision(query);
     const brute = texts
       .map(({ id, text }) => ({
@@ -198,7 +198,7 @@ describeEachDatabase("pgvector column types", (database) => {
       )
     ).map((row) => ({ id: row.id, bytes: packed(expectedVector(itemText(row))) }));
     const bitStore = itemStore(t.db, bits);
-    const near = await bitStore.nearest(bitTexts[3]!.bytes, { limit: ROWS });
+    const near = await bitStore.nearest(bitTexts[3]!.bytes, { limit: ROWS, model: VOYAGE_MODEL });
     expect(near.map((hit) => hit.distance)).toEqual(
       bitTexts.map((row) => hamming(row.bytes, bitTexts[3]!.bytes) / DIMENSIONS).sort((a, b) => a - b),
     );
@@ -206,12 +206,17 @@ describeEachDatabase("pgvector column types", (database) => {
     const similar = await bitStore.findSimilar(4, { limit: ROWS });
     expect(similar.map((hit) => hit.id)).not.toContain(4);
     expect(similar.map((hit) => hit.distance)).toEqual(near.slice(1).map((hit) => hit.distance));
-    expect(await rejectionOf(bitStore.nearest(bitTexts[3]!.bytes.slice(1)))).toBeInstanceOf(
-      DimensionMismatchError,
-    );
-    expect(await rejectionOf(bitStore.nearest(bitTexts[3]!.bytes.map(() => 256)))).toBeInstanceOf(
-      InvalidOptionError,
-    );
+    expect(
+      await rejectionOf(bitStore.nearest(bitTexts[3]!.bytes.slice(1), { model: VOYAGE_MODEL })),
+    ).toBeInstanceOf(DimensionMismatchError);
+    expect(
+      await rejectionOf(
+        bitStore.nearest(
+          bitTexts[3]!.bytes.map(() => 256),
+          { model: VOYAGE_MODEL },
+        ),
+      ),
+    ).toBeInstanceOf(InvalidOptionError);
 
     expect(await rejectionOf(itemStore(t.db, half).createIndex({ ops: "vector_cosine_ops" }))).toBeInstanceOf(
       InvalidOptionError,

@@ -118,10 +118,12 @@ describeEachDatabase(
       expect(limited.every((hit) => hit.similarity >= 0.99 - 1e-6)).toBe(true);
     });
 
-    it("nearest() searches the prepared target's model by default, every model before any prepare()", async () => {
+    it("nearest() searches the prepared target's model by default, and never every model", async () => {
       const query = vectorOf(rows()[34]!);
-      const unprepared = await store().nearest(query, { limit: 3 });
-      expect(unprepared[0]?.id).toBe(35);
+      // Row 35 holds OTHER's vector: a search of every model would find it first.
+      const unknown = await rejectionOf(store().nearest(query, { limit: 3 }));
+      expect(InvalidOptionError.isInstance(unknown) && unknown.option).toBe("model");
+      expect((await store().nearest(query, { limit: 3, model: OTHER.model }))[0]?.id).toBe(35);
       const prepared = store();
       await prepared.prepare(MODEL);
       await prepared.release();

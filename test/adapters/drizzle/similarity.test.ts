@@ -74,7 +74,7 @@ describeEachDatabase("drizzleStore similarity", (database) => {
 
   it("nearest() ranks rows like a brute-force cosine search", async () => {
     const query = deterministicEmbedding("parse csv retry", DIMENSIONS);
-    const hits = await store().nearest(query, { limit: 10 });
+    const hits = await store().nearest(query, { limit: 10, model: MODEL.model });
     expect(hits).toHaveLength(10);
     expectSameRanking(hits as { id: number; similarity: number }[], bruteForce(query).slice(0, 10));
     for (const hit of hits) expect(hit.distance).toBeCloseTo(1 - hit.similarity, 10);
@@ -82,11 +82,15 @@ describeEachDatabase("drizzleStore similarity", (database) => {
 
   it("nearest() applies its filter, the store's filter and the model", async () => {
     const query = deterministicEmbedding("json http", DIMENSIONS);
-    const hits = await store().nearest(query, { limit: 5, filter: sql`${skills.id} <= 20` });
+    const hits = await store().nearest(query, {
+      limit: 5,
+      filter: sql`${skills.id} <= 20`,
+      model: MODEL.model,
+    });
     const expected = bruteForce(query).filter((hit) => hit.id <= 20);
     expectSameRanking(hits as { id: number; similarity: number }[], expected.slice(0, 5));
 
-    const odd = await store(sql`${skills.id} % 2 = 1`).nearest(query, { limit: 50 });
+    const odd = await store(sql`${skills.id} % 2 = 1`).nearest(query, { limit: 50, model: MODEL.model });
     expect(odd.every((hit) => Number(hit.id) % 2 === 1)).toBe(true);
     expect(odd).toHaveLength(30);
 
@@ -125,7 +129,7 @@ describeEachDatabase("drizzleStore similarity", (database) => {
     await expect(store().createIndex({ m: 0 })).rejects.toSatisfy(InvalidOptionError.isInstance);
 
     const query = deterministicEmbedding("vector index cache", DIMENSIONS);
-    const hits = await store().nearest(query, { limit: 5 });
+    const hits = await store().nearest(query, { limit: 5, model: MODEL.model });
     expectSameRanking(hits as { id: number; similarity: number }[], bruteForce(query).slice(0, 5));
   });
 });
