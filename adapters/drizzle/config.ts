@@ -11,6 +11,7 @@ import {
 import { DEFAULT_BATCH_JOBS_TABLE } from "./batch-jobs.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
+import { resolveRefusals } from "./refusals.js";
 
 /**
  * `source.text`: a function of the row, hashed in JavaScript, or a SQL expression, built and hashed by
@@ -56,6 +57,8 @@ export interface StoreConfig {
   readonly binaryWrites: boolean;
   /** The jobs table of batch mode. */
   readonly batchJobs: { readonly table: TableName; readonly create: boolean };
+  /** Where rows refused as too long are remembered; `undefined` with `refusals: false`. */
+  readonly refusals: { readonly table: TableName; readonly create: boolean } | undefined;
 }
 
 /** The table's name for the kit: its schema only when the Drizzle table declares one (`pgSchema`). */
@@ -199,6 +202,7 @@ export function resolveConfig(
     lock: options.lock === true ? "required" : (options.lock ?? true),
     binaryWrites: options.binaryWrites ?? true,
     batchJobs: resolveBatchJobs(options.batchJobs),
+    refusals: resolveRefusals(options.refusals),
   };
 }
 

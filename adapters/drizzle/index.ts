@@ -4,6 +4,7 @@ export type {
   ColumnData,
   ColumnOf,
   DrizzleBatchJobsOptions,
+  DrizzleRefusalsOptions,
   DrizzleSourceOptions,
   DrizzleStoreBaseOptions,
   DrizzleStoreOptions,
