@@ -180,6 +180,13 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    * that would read as "checked, nothing found".
    */
   prune(): Promise<number>;
+  /**
+   * Remembers rows the provider refused as too long (what `backfill()` calls), in the `refusals`
+   * table, which it creates when missing unless `refusals.create` is `false` (then `StoreError`
+   * `schema`); with `refusals: false` it remembers nothing. While a row's text keeps the refused hash,
+   * scans for that model (and the store's version) yield it with `refused: true` and without its text.
+   */
+  rememberRefused(rows: readonly RefusedRow<Id>[], options: RememberRefusedOptions): Promise<void>;
   /** The jobs of batch mode, in the `batchJobs` table (bound to the transaction, in one). */
   readonly batchJobs: BatchJobStore<Id>;
   /**

@@ -77,11 +77,12 @@ export interface RefusedLookup {
   ): Promise<PendingItem<Id>[]>;
 }
 
-/** What the stores of one `drizzleStore()` (its transactions and views) learned about the table. */
+/**
+ * What the stores of one `drizzleStore()` (its transactions and views) learned about the table: per
+ * model, whether this target has refusals of it, as of the last scan or refusal. The table itself is
+ * looked for every time (once per scan): a transaction that created it may have rolled back.
+ */
 interface Known {
-  /** The table was seen or created. */
-  table: boolean;
-  /** Per model: whether this target has refusals of it, as of the last scan or refusal. */
   readonly models: Map<string, boolean>;
 }
 
@@ -102,7 +103,7 @@ export class DrizzleRefusals {
     /** The store's own, shared by its transactions and views. */
     shared?: DrizzleRefusals,
   ) {
-    this.known = shared?.known ?? { table: false, models: new Map() };
+    this.known = shared?.known ?? { models: new Map() };
     this.settings = config.refusals;
   }
 
@@ -130,15 +131,13 @@ export class DrizzleRefusals {
   }
 
   private async tableExists(signal?: AbortSignal): Promise<boolean> {
-    if (this.known.table) return true;
     const [row] = await this.query<{ oid: unknown }>(
       "Looking for the refusals table",
       "select to_regclass($1)::text as oid",
       [this.table],
       signal,
     );
-    this.known.table = row?.oid !== null && row?.oid !== undefined;
-    return this.known.table;
+    return row?.oid !== null && row?.oid !== undefined;
   }
 
   /**
@@ -206,7 +205,6 @@ export class DrizzleRefusals {
       for (const statement of refusalsDdl(table)) {
         await this.query("Creating the refusals table", statement, []);
       }
-      this.known.table = true;
     }
     // One row per key (twins of one text are refused together): an upsert may touch a row once.
     const byKey = new Map<string, string>();

@@ -173,6 +173,17 @@ describeEachDatabase("reliability: rows refused as too long", (database) => {
       expect(error.cause.message).toContain("refusals: false");
     });
 
+    it("atomic: true remembers in the run's transaction (the table created in it too)", async () => {
+      const long = { id: 2, title: "long", body: longText(VOYAGE_CONTEXT + 10) };
+      await resetItems(t.db, tables, [seedRow(1), long]);
+      const first = await run("sql", { atomic: true });
+      expect(first.skippedRows).toEqual([{ id: 2, reason: "input_too_long" }]);
+      expect((await remembered()).map((r) => r.key)).toEqual(["2"]);
+      const second = await run("sql", { atomic: true });
+      expect(second.skippedRows).toEqual([{ id: 2, reason: "refused_before" }]);
+      expect(refusedRequests()).toBe(1);
+    });
+
     it("batch mode: a line refused as too long is remembered; the next run submits no batch for it", async () => {
       const long = { id: 2, title: "long", body: longText(9000) }; // over OpenAI's 8,192 tokens
       await resetItems(t.db, tables, [seedRow(1), long, seedRow(3)]);
