@@ -12,6 +12,7 @@ import { DEFAULT_BATCH_JOBS_TABLE } from "./batch-jobs.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
 import { resolveRefusals } from "./refusals.js";
+import { resolveSideTable } from "./side-table.js";
 
 /**
  * `source.text`: a function of the row, hashed in JavaScript, or a SQL expression, built and hashed by
@@ -216,14 +217,7 @@ function textRecipe(text: unknown): TextRecipe {
 }
 
 function resolveBatchJobs(options: DrizzleStoreBaseOptions["batchJobs"]): StoreConfig["batchJobs"] {
-  const { table = DEFAULT_BATCH_JOBS_TABLE, schema, create = true } = options ?? {};
-  if (typeof table !== "string" || table === "")
-    throw new InvalidOptionError("batchJobs.table", "a table name");
-  if (schema !== undefined && (typeof schema !== "string" || schema === "")) {
-    throw new InvalidOptionError("batchJobs.schema", "a schema name");
-  }
-  if (typeof create !== "boolean") throw new InvalidOptionError("batchJobs.create", "a boolean");
-  return { table: kitTableName(table, schema), create };
+  return resolveSideTable(options, "batchJobs", DEFAULT_BATCH_JOBS_TABLE);
 }
 
 function checkBound(bound: unknown, option: string): readonly string[] | undefined {

@@ -7,19 +7,12 @@ import type {
   ScanOptions,
 } from "../../src/contracts/embedding-store.js";
 import { InvalidOptionError, StoreError } from "../../src/errors/index.js";
-import {
-  abortable,
-  guard,
-  type PgRow,
-  type PgSession,
-  qualifiedName,
-  type TableName,
-  tableName,
-} from "../../src/postgres/index.js";
+import { type PgRow, type PgSession, qualifiedName, type TableName } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
 import { keyTypeName } from "./key-type.js";
 import type { DrizzleRefusalsOptions } from "./options.js";
 import type { Serial } from "./serial.js";
+import { querySideTable, resolveSideTable } from "./side-table.js";
 
 /*
  * Rows the provider refused as too long, remembered so that runs stop sending them: one row per
@@ -55,14 +48,7 @@ export function resolveRefusals(
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new InvalidOptionError("refusals", "an object { table?, schema?, create? }, or false");
   }
-  const { table = DEFAULT_REFUSALS_TABLE, schema, create = true } = options ?? {};
-  if (typeof table !== "string" || table === "")
-    throw new InvalidOptionError("refusals.table", "a table name");
-  if (schema !== undefined && (typeof schema !== "string" || schema === "")) {
-    throw new InvalidOptionError("refusals.schema", "a schema name");
-  }
-  if (typeof create !== "boolean") throw new InvalidOptionError("refusals.create", "a boolean");
-  return { table: tableName(table, schema), create };
+  return resolveSideTable(options, "refusals", DEFAULT_REFUSALS_TABLE);
 }
 
 /** How a scan tells the remembered rows: a SQL predicate (SQL recipe) or a lookup (JavaScript recipe). */
@@ -123,11 +109,8 @@ export class DrizzleRefusals {
     params: readonly unknown[],
     signal?: AbortSignal,
   ): Promise<Row[]> {
-    return guard(
-      `${operation} (${this.settings!.table.display})`,
-      () => this.serial.run(() => abortable(this.session.query<Row>(text, params), signal)),
-      signal,
-    );
+    const on = { session: this.session, serial: this.serial, table: this.settings!.table };
+    return querySideTable<Row>(on, operation, text, params, signal);
   }
 
   private async tableExists(signal?: AbortSignal): Promise<boolean> {
