@@ -5,6 +5,7 @@
  * and a vector written for the row forgets the refusal. With the SQL recipe the scan decides it in
  * its query and never reads the row's text; with a JavaScript recipe it looks the page's rows up.
  */
+import { readFileSync } from "node:fs";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { drizzleStore } from "../../adapters/drizzle/index.js";
@@ -150,7 +151,7 @@ describeEachDatabase("reliability: rows refused as too long", (database) => {
 
   // Table handling and batch mode do not depend on the driver: PGlite only.
   if (!database.realServer) {
-    it("refusals: false remembers nothing; create: false with the table missing is a StoreError saying what to do", async () => {
+    it("refusals: false remembers nothing; create: false needs the table (a StoreError saying what to do), the README's DDL makes it", async () => {
       const long = { id: 2, title: "long", body: longText(VOYAGE_CONTEXT + 10) };
       await resetItems(t.db, tables, [seedRow(1), long]);
       const provider = voyage(h.voyageBaseURL, { truncation: false });
@@ -171,6 +172,17 @@ describeEachDatabase("reliability: rows refused as too long", (database) => {
       expect(StoreError.isInstance(error.cause) && error.cause.reason === "schema", String(error)).toBe(true);
       expect(error.cause.message).toContain("relay_embedding_refusals does not exist");
       expect(error.cause.message).toContain("refusals: false");
+
+      // The README's DDL, run by your migrations, is the table the store uses.
+      const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+      const ddl = /```sql\n(create table if not exists relay_embedding_refusals[\s\S]*?)```/.exec(
+        readme,
+      )?.[1];
+      expect(ddl).toBeDefined();
+      await t.exec(ddl!);
+      const created = { provider, store: store("sql", { refusals: { create: false } }) };
+      expect((await backfill(created)).skippedRows).toEqual([{ id: 2, reason: "input_too_long" }]);
+      expect((await backfill(created)).skippedRows).toEqual([{ id: 2, reason: "refused_before" }]);
     });
 
     it("atomic: true remembers in the run's transaction (the table created in it too)", async () => {
