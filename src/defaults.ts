@@ -31,6 +31,8 @@ export const BACKFILL_DEFAULTS = {
   atomic: false,
   /** Scan and plan only. */
   dryRun: false,
+  /** Send again the rows the store remembers the provider refusing as too long. */
+  retryRefused: false,
   /** Realtime requests, or the provider's batch API. */
   mode: "realtime",
   /** Batch mode: wait for the batches to finish and collect them. */

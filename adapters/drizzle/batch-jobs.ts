@@ -7,8 +7,6 @@ import type {
 import type { EmbeddingTarget } from "../../src/contracts/embedding-store.js";
 import { StoreError } from "../../src/errors/index.js";
 import {
-  abortable,
-  guard,
   type PgRow,
   type PgSession,
   qualifiedName,
@@ -18,6 +16,7 @@ import {
 import type { StoreConfig } from "./config.js";
 import { keyTypeName } from "./key-type.js";
 import type { Serial } from "./serial.js";
+import { querySideTable } from "./side-table.js";
 
 /** The default name of the jobs table. */
 export const DEFAULT_BATCH_JOBS_TABLE = "relay_embedding_batches";
@@ -98,11 +97,8 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
     params: readonly unknown[],
     signal?: AbortSignal,
   ): Promise<Row[]> {
-    return guard(
-      `${operation} (${this.config.batchJobs.table.display})`,
-      () => this.serial.run(() => abortable(this.session.query<Row>(text, params), signal)),
-      signal,
-    );
+    const on = { session: this.session, serial: this.serial, table: this.config.batchJobs.table };
+    return querySideTable<Row>(on, operation, text, params, signal);
   }
 
   async prepare(

@@ -11,6 +11,8 @@ import {
 import { DEFAULT_BATCH_JOBS_TABLE } from "./batch-jobs.js";
 import type { AnyPgDatabase } from "./driver.js";
 import type { DrizzleStoreBaseOptions, PartitionOptions } from "./options.js";
+import { resolveRefusals } from "./refusals.js";
+import { resolveSideTable } from "./side-table.js";
 
 /**
  * `source.text`: a function of the row, hashed in JavaScript, or a SQL expression, built and hashed by
@@ -60,6 +62,8 @@ export interface StoreConfig {
   readonly binaryWrites: boolean;
   /** The jobs table of batch mode. */
   readonly batchJobs: { readonly table: TableName; readonly create: boolean };
+  /** Where rows refused as too long are remembered; `undefined` with `refusals: false`. */
+  readonly refusals: { readonly table: TableName; readonly create: boolean } | undefined;
 }
 
 /** The active model of a `perModel` target: in a table (switched by `cutover()`), or fixed in code. */
@@ -222,6 +226,7 @@ export function resolveConfig(
     lock: options.lock === true ? "required" : (options.lock ?? true),
     binaryWrites: options.binaryWrites ?? true,
     batchJobs: resolveBatchJobs(options.batchJobs),
+    refusals: resolveRefusals(options.refusals),
   };
 }
 
@@ -235,14 +240,7 @@ function textRecipe(text: unknown): TextRecipe {
 }
 
 function resolveBatchJobs(options: DrizzleStoreBaseOptions["batchJobs"]): StoreConfig["batchJobs"] {
-  const { table = DEFAULT_BATCH_JOBS_TABLE, schema, create = true } = options ?? {};
-  if (typeof table !== "string" || table === "")
-    throw new InvalidOptionError("batchJobs.table", "a table name");
-  if (schema !== undefined && (typeof schema !== "string" || schema === "")) {
-    throw new InvalidOptionError("batchJobs.schema", "a schema name");
-  }
-  if (typeof create !== "boolean") throw new InvalidOptionError("batchJobs.create", "a boolean");
-  return { table: kitTableName(table, schema), create };
+  return resolveSideTable(options, "batchJobs", DEFAULT_BATCH_JOBS_TABLE);
 }
 
 function resolveActive(

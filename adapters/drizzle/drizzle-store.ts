@@ -11,6 +11,8 @@ import type {
   KeyBoundariesOptions,
   KeyRange,
   PendingItem,
+  RefusedRow,
+  RememberRefusedOptions,
   ScanOptions,
   WriteOptions,
   WriteResult,
@@ -45,6 +47,7 @@ import {
 } from "./models.js";
 import type { ColumnData, ColumnOf, DrizzleStoreOptions, TextColumnOf } from "./options.js";
 import { prune } from "./prune.js";
+import { DrizzleRefusals } from "./refusals.js";
 import { checkKeysExist, type KeyedConfig, withKeys } from "./row-keys.js";
 import { type ReadContext, scanRows } from "./scan.js";
 import { concurrent, Serial } from "./serial.js";
@@ -230,6 +233,13 @@ export interface DrizzleStore<Id = unknown> extends EmbeddingStore<Id> {
    * ```
    */
   cutover(options: CutoverOptions): Promise<CutoverResult>;
+  /**
+   * Remembers rows the provider refused as too long (what `backfill()` calls), in the `refusals`
+   * table, which it creates when missing unless `refusals.create` is `false` (then `StoreError`
+   * `schema`); with `refusals: false` it remembers nothing. While a row's text keeps the refused hash,
+   * scans for that model (and the store's version) yield it with `refused: true` and without its text.
+   */
+  rememberRefused(rows: readonly RefusedRow<Id>[], options: RememberRefusedOptions): Promise<void>;
   /** The jobs of batch mode, in the `batchJobs` table (bound to the transaction, in one). */
   readonly batchJobs: BatchJobStore<Id>;
   /**
@@ -303,6 +313,7 @@ class Store<Id> implements DrizzleStore<Id> {
   #target: EmbeddingTarget | undefined;
   readonly #serial: Pick<Serial, "run">;
   readonly batchJobs: DrizzleBatchJobs<Id>;
+  readonly #refusals: DrizzleRefusals;
   /** The PostgreSQL kit's session over `db`. */
   readonly #session: PgSession;
   /** The store that owns the lock and the pool: this one, or the one this store's transaction is of. */
@@ -324,6 +335,12 @@ class Store<Id> implements DrizzleStore<Id> {
     this.#session = sessionOf(db, bound);
     this.#serial = oneAtATime(this.#session, bound) ? new Serial() : concurrent;
     this.batchJobs = new DrizzleBatchJobs<Id>(config, this.#session, this.#serial);
+    this.#refusals = new DrizzleRefusals(
+      config,
+      this.#session,
+      this.#serial,
+      owner ? owner.#refusals : undefined,
+    );
   }
 
   async prepare(target: EmbeddingTarget, options: { readonly signal?: AbortSignal } = {}): Promise<void> {
@@ -360,14 +377,22 @@ class Store<Id> implements DrizzleStore<Id> {
   }
 
   scan(options: ScanOptions): AsyncIterable<PendingItem<Id>[]> {
-    return scanRows<Id>(this.config, this.db, options, this.#reads);
+    return scanRows<Id>(this.config, this.db, options, this.#reads, this.#refusals);
   }
 
-  write(records: readonly EmbeddingRecord<Id>[], options: WriteOptions): Promise<WriteResult<Id>> {
+  async write(records: readonly EmbeddingRecord<Id>[], options: WriteOptions): Promise<WriteResult<Id>> {
     const owner = this.#owner;
     // The lock is verified inside the write's transaction; an abort is sent through the pool.
     const guards = { lock: owner.#lock, root: owner.#session };
-    return this.#serial.run(() => writeRecords(this.config, this.db, records, options, this.cache, guards));
+    const result = await this.#serial.run(() =>
+      writeRecords(this.config, this.db, records, options, this.cache, guards),
+    );
+    await this.#refusals.forget(records, options.model, options.signal);
+    return result;
+  }
+
+  rememberRefused(rows: readonly RefusedRow<Id>[], options: RememberRefusedOptions): Promise<void> {
+    return this.#refusals.remember(rows, options);
   }
 
   transaction<T>(work: (store: DrizzleStore<Id>) => Promise<T>): Promise<T> {

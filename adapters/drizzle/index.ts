@@ -12,6 +12,7 @@ export type {
   ColumnOf,
   DrizzleActiveModelOptions,
   DrizzleBatchJobsOptions,
+  DrizzleRefusalsOptions,
   DrizzleSourceOptions,
   DrizzleStoreBaseOptions,
   DrizzleStoreOptions,

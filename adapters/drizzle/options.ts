@@ -225,6 +225,35 @@ export interface DrizzleBatchJobsOptions {
 }
 
 /**
+ * Where `drizzleStore` remembers the rows the provider refused as too long for the model, so that
+ * runs stop sending them (`backfill()` skips them as `refused_before` until their text changes, or
+ * with `retryRefused: true`). One row per refused row: target, model, version, key and the hash of the
+ * text refused. The table is created at the first refusal unless `create` is `false`.
+ * @example
+ * ```ts
+ * drizzleStore({ ...options, refusals: { table: "embedding_refusals", schema: "ops", create: false } });
+ * ```
+ */
+export interface DrizzleRefusalsOptions {
+  /**
+   * The refusals table's name. Several stores (tables, models) can share one: each sees only its own.
+   * @default "relay_embedding_refusals"
+   */
+  readonly table?: string;
+  /**
+   * The refusals table's schema.
+   * @default undefined (the search path decides)
+   */
+  readonly schema?: string;
+  /**
+   * Whether the first refusal may create the table (`create table if not exists`) when it is missing.
+   * `false` when your migrations create it: a refusal with the table missing is then a `StoreError`.
+   * @default true
+   */
+  readonly create?: boolean;
+}
+
+/**
  * The target key's rule: a target table other than the source needs `key` (separate-table layout);
  * the source table itself takes none (same-row layout). Where a table's type is only `PgTable` (options
  * typed without type arguments), either is allowed and `drizzleStore()` checks at run time.
@@ -376,6 +405,13 @@ export interface DrizzleStoreBaseOptions<
    * @default { table: "relay_embedding_models", create: true } when `target.perModel` is set
    */
   readonly active?: DrizzleActiveModelOptions;
+  /**
+   * Where rows refused as too long are remembered, so runs stop re-sending them; `false` remembers
+   * nothing (such a row is then sent, and refused, once per run). Never read or written by a store
+   * that meets no refusal, beyond one lookup per scan.
+   * @default { table: "relay_embedding_refusals", create: true }
+   */
+  readonly refusals?: DrizzleRefusalsOptions | false;
 }
 
 /**

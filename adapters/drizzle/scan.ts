@@ -5,6 +5,7 @@ import { guard, type PgSession } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
 import type { AnyPgDatabase } from "./driver.js";
 import { keyType } from "./key-type.js";
+import type { DrizzleRefusals, RefusedLookup } from "./refusals.js";
 import { concurrent, type Serial } from "./serial.js";
 import { checkExactKey, isCurrent, nextCursor, selectPage, textOf } from "./source-rows.js";
 import {
@@ -46,14 +47,17 @@ export async function* scanRows<Id>(
   db: AnyPgDatabase,
   options: ScanOptions,
   context: ReadContext = { serial: concurrent },
+  refusals?: Pick<DrizzleRefusals, "lookup">,
 ): AsyncGenerator<PendingItem<Id>[]> {
   const { reembed, pageSize } = options;
   if (!MODES.has(reembed)) throw new InvalidOptionError("reembed", '"missing", "stale" or "all"');
   if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
     throw new InvalidOptionError("pageSize", "a positive integer");
   }
-  if (sqlRecipe(config)) yield* scanInDatabase<Id>(config, db, options, context);
-  else yield* scanInJavaScript<Id>(config, db, options, context);
+  // Rows remembered as refused (too long) at their current text are yielded marked, text unread.
+  const refused = await refusals?.lookup(options);
+  if (sqlRecipe(config)) yield* scanInDatabase<Id>(config, db, options, context, refused);
+  else yield* scanInJavaScript<Id>(config, db, options, context, refused);
 }
 
 async function* scanInJavaScript<Id>(
@@ -61,6 +65,7 @@ async function* scanInJavaScript<Id>(
   db: AnyPgDatabase,
   options: ScanOptions,
   context: ReadContext,
+  refused: RefusedLookup | undefined,
 ): AsyncGenerator<PendingItem<Id>[]> {
   const { reembed, pageSize, model, signal, onCount } = options;
   const { serial, root } = context;
@@ -84,13 +89,16 @@ async function* scanInJavaScript<Id>(
         ),
       signal,
     );
-    const items: PendingItem<Id>[] = [];
+    let items: PendingItem<Id>[] = [];
+    const cursors: string[] = [];
     for (const state of rows) {
       checkExactKey(config, state);
       const { text, hash } = textOf(config, state.key, state.row);
       if (reembed === "stale" && isCurrent(config, state, hash, model)) continue;
       items.push({ id: state.key as Id, text, hash });
+      cursors.push(state.cursor);
     }
+    if (refused) items = await refused.mark(items, cursors, signal);
     if (items.length > 0) yield items;
     if (rows.length < pageSize) return;
     after = nextCursor(config, rows, after);
@@ -119,6 +127,7 @@ interface PendingRow {
   readonly text: string;
   readonly hash: string;
   readonly pending: number | null;
+  readonly refused: boolean;
 }
 
 async function* scanInDatabase<Id>(
@@ -126,6 +135,7 @@ async function* scanInDatabase<Id>(
   db: AnyPgDatabase,
   options: ScanOptions,
   context: ReadContext,
+  refused: RefusedLookup | undefined,
 ): AsyncGenerator<PendingItem<Id>[]> {
   const { pageSize, signal, onCount } = options;
   let after: string | undefined;
@@ -140,14 +150,19 @@ async function* scanInDatabase<Id>(
       signal,
       after,
       `Reading the rows to embed in ${config.source.name.display}`,
-      (d) => selectPending(config, d, options, page),
+      (d) => selectPending(config, d, options, page, refused),
     );
     if (count) onCount?.({ rows: rows[0]?.pending ?? 0, exact: true });
     count = false;
     const items: PendingItem<Id>[] = [];
     for (const row of rows) {
       checkExactKey(config, row);
-      items.push({ id: row.key as Id, text: row.text, hash: row.hash });
+      items.push({
+        id: row.key as Id,
+        text: row.text,
+        hash: row.hash,
+        ...(row.refused ? { refused: true } : {}),
+      });
     }
     if (items.length > 0) yield items;
     if (rows.length < pageSize) return;
@@ -187,10 +202,12 @@ async function selectPending(
   db: AnyPgDatabase,
   options: ScanOptions,
   page: { readonly after: string | undefined; readonly limit: number; readonly count: boolean },
+  refused: RefusedLookup | undefined,
 ): Promise<PendingRow[]> {
   const recipe = sqlRecipe(config)!;
   const { source } = config;
   const hash = hashExpression(recipe);
+  const text = refused?.select(textExpression(recipe), hash) ?? { text: textExpression(recipe) };
   const keys = db
     .select({
       k: sql`${source.key}`.as("relay_k"),
@@ -213,9 +230,10 @@ async function selectPending(
     .select({
       key: source.key,
       cursor: sql<string>`${source.key}::text`,
-      text: sql<string>`${textExpression(recipe)}`,
+      text: sql<string>`${text.text}`,
       hash: sql<string>`${hash}`,
       pending: sql<number | null>`${chosen.pending}`,
+      ...("refused" in text ? { refused: text.refused } : {}),
     })
     .from(source.table)
     .innerJoin(chosen, eq(source.key, chosen.k as unknown as SQL))
@@ -226,5 +244,6 @@ async function selectPending(
     text: row.text,
     hash: row.hash,
     pending: row.pending === null || row.pending === undefined ? null : Number(row.pending),
+    refused: row.refused === 1,
   }));
 }

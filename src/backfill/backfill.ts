@@ -6,6 +6,7 @@ import type {
   EmbeddingTarget,
   PendingCount,
   PendingItem,
+  RefusedRow,
 } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
 import type { BackfillError } from "../errors/backfill-error.js";
@@ -181,6 +182,7 @@ class BackfillRun<Id> implements Run<Id> {
         reembed: o.reembed,
         pageSize: o.pageSize,
         signal: o.signal,
+        retryRefused: o.retryRefused,
         ...(counting ? { onCount: start } : {}),
       });
       scan: for await (const page of pages) {
@@ -237,6 +239,10 @@ class BackfillRun<Id> implements Run<Id> {
 
   /** Routes one pending row: skipped, served from the cache, attached to a twin, or planned. */
   private async accept(item: PendingItem<Id>): Promise<void> {
+    if (item.refused) {
+      this.skip([item.id], "refused_before");
+      return;
+    }
     if (item.text.trim() === "") {
       this.skip([item.id], "empty_input");
       return;
@@ -302,11 +308,17 @@ class BackfillRun<Id> implements Run<Id> {
       return;
     }
     const records: EmbeddingRecord<Id>[] = [];
+    const refused: RefusedRow<Id>[] = [];
     batch.items.forEach(({ item }, i) => {
       const twins = this.takeFollowers(item.hash);
       const embedding = vectors[i];
       if (!embedding) {
-        this.skip([item.id, ...twins.map((t) => t.id)], "input_too_long");
+        const rows = [item, ...twins];
+        this.skip(
+          rows.map((r) => r.id),
+          "input_too_long",
+        );
+        for (const row of rows) refused.push({ id: row.id, hash: row.hash });
         return;
       }
       this.cache.set(item.hash, embedding);
@@ -314,7 +326,27 @@ class BackfillRun<Id> implements Run<Id> {
       for (const twin of twins) records.push({ id: twin.id, hash: twin.hash, embedding });
       this.counters.deduplicated += twins.length;
     });
+    await this.remember(refused);
     await this.enqueueWrite(records);
+  }
+
+  /**
+   * Tells the store which rows the provider refused as too long, so later runs do not send them again
+   * (a store that cannot remember gets them sent once per run). Its failure stops the run.
+   */
+  private async remember(rows: readonly RefusedRow<Id>[]): Promise<void> {
+    const { store } = this;
+    if (rows.length === 0 || !store.rememberRefused || this.options.signal?.aborted) return;
+    try {
+      await store.rememberRefused(rows, {
+        ...this.target,
+        reason: "input_too_long",
+        signal: this.options.signal,
+      });
+    } catch (error) {
+      // The rows are counted as skipped already: the failure names none.
+      this.fail(error, []);
+    }
   }
 
   /**

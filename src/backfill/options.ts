@@ -146,6 +146,14 @@ export interface BackfillOptions<Id = unknown> {
    */
   dryRun?: boolean;
   /**
+   * Send again the rows the store remembers the provider refusing as too long for the model (skipped
+   * as `refused_before` otherwise): after the provider's limits grew, or with truncation now on. A
+   * row whose text changed is sent anyway. Stores that remember refusals: `drizzleStore`, the testing
+   * kit's `memoryStore`.
+   * @default false
+   */
+  retryRefused?: boolean;
+  /**
    * `"realtime"`: embed through the provider's embeddings endpoint, rows written as answers arrive.
    * `"batch"`: embed through the provider's batch API (OpenAI: 50% of the price, answers within 24 h;
    * Voyage: 33% off, within 12 h): request files are uploaded, batches created, polled and collected.
@@ -289,6 +297,7 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
     dedupeCacheSize: options.dedupeCacheSize ?? d.dedupeCacheSize,
     atomic: options.atomic ?? d.atomic,
     dryRun: options.dryRun ?? d.dryRun,
+    retryRefused: options.retryRefused ?? d.retryRefused,
     mode: options.mode ?? d.mode,
     wait: options.wait ?? d.wait,
     pollIntervalMs: options.pollIntervalMs ?? d.pollIntervalMs,
@@ -341,6 +350,7 @@ export function resolveOptions<Id>(options: BackfillOptions<Id>): ResolvedBackfi
   check(Number.isInteger(r.dedupeCacheSize) && r.dedupeCacheSize >= 0, "dedupeCacheSize", "an integer ≥ 0");
   check(typeof r.atomic === "boolean", "atomic", "a boolean");
   check(typeof r.dryRun === "boolean", "dryRun", "a boolean");
+  check(typeof r.retryRefused === "boolean", "retryRefused", "a boolean");
   check(r.mode === "realtime" || r.mode === "batch", "mode", '"realtime" or "batch"');
   check(typeof r.wait === "boolean", "wait", "a boolean");
   check(

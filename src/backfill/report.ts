@@ -4,6 +4,12 @@ export type SkipReason =
   | "empty_input"
   /** The provider refused the row's text alone as too long (truncation off). */
   | "input_too_long"
+  /**
+   * An earlier run had the provider refuse this very text as too long for the model, and the store
+   * remembers it (`drizzleStore`, the testing kit's `memoryStore`): not sent again. The row stays
+   * pending (it has no current vector); it is sent once its text changes, or with `retryRefused: true`.
+   */
+  | "refused_before"
   /** The row's text changed, or the row was deleted, while its vector was being made. */
   | "changed_during_run"
   /**
@@ -130,6 +136,8 @@ export interface BackfillProgress<Id = unknown> extends BackfillCounters {
   readonly ids?: readonly Id[];
   /** For `retry`: what failed; for `collect` of a batch that failed as a whole: why. Without secrets. */
   readonly message?: string;
+  /** Skipped rows by reason, in the progress of one run. */
+  readonly skippedByReason?: Readonly<Record<SkipReason, number>>;
   /** For `submit`, `poll` and `collect`: the batch. */
   readonly batch?: BatchProgress;
   /** Only in the progress of a run split across workers: how its ranges stand. */

@@ -40,6 +40,7 @@ export class RunTally<Id> {
   private readonly skippedByReason: Record<SkipReason, number> = {
     empty_input: 0,
     input_too_long: 0,
+    refused_before: 0,
     changed_during_run: 0,
     nondeterministic_text: 0,
   };
@@ -130,7 +131,10 @@ export class RunTally<Id> {
     const left = counters.pending === undefined ? undefined : Math.max(0, counters.pending - done);
     const etaMs = left !== undefined && done > 0 ? (left * counters.elapsedMs) / done : undefined;
     try {
-      this.onProgress(Object.freeze({ type, ...counters, rowsPerSecond, etaMs, concurrency, ...extra }));
+      const skippedByReason = Object.freeze({ ...this.skippedByReason });
+      this.onProgress(
+        Object.freeze({ type, ...counters, skippedByReason, rowsPerSecond, etaMs, concurrency, ...extra }),
+      );
       return undefined;
     } catch (error) {
       return error ?? new Error("onProgress threw");

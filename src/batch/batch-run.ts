@@ -27,6 +27,7 @@ import type {
   EmbeddingStore,
   EmbeddingTarget,
   PendingItem,
+  RefusedRow,
   WriteResult,
 } from "../contracts/embedding-store.js";
 import { APICallError } from "../errors/api-call-error.js";
@@ -108,6 +109,8 @@ export class BatchRun<Id> implements Run<Id> {
     unfinished: 0,
     waitingMs: 0,
   };
+  /** Rows of collected lines refused as too long, remembered with the next lines finished. */
+  private refused: RefusedRow<Id>[] = [];
   /** Rows released (to go again) since the last submission. */
   private released = 0;
   private failure: { error: unknown; rowIds: Id[] } | undefined;
@@ -396,6 +399,7 @@ export class BatchRun<Id> implements Run<Id> {
       if (inputs === 1 && out.error.reason === "request_too_large") {
         // One text alone was refused for its length: sending it again cannot help.
         this.skip(ids, "input_too_long");
+        for (const item of line.items) this.refused.push({ id: item.id, hash: item.hash });
         return { line };
       }
       return this.release(line);
@@ -442,12 +446,21 @@ export class BatchRun<Id> implements Run<Id> {
     lines: Map<string, BatchJobLine<Id>>,
   ): Promise<void> {
     const customIds = [...writes.map((w) => w.customId), ...releases];
+    const refused = this.refused.splice(0);
     const result = await this.store.transaction(async (tx): Promise<WriteResult<Id>> => {
       const jobs = tx.batchJobs;
       if (!jobs) {
         throw new InvalidOptionError("store", "a store whose transactions keep `batchJobs` (batch mode)");
       }
       const claimed = new Set(await jobs.finish(jobId, customIds));
+      // Remembered with the lines marked done: a later run neither collects nor sends them again.
+      if (refused.length > 0 && tx.rememberRefused) {
+        await tx.rememberRefused(refused, {
+          ...this.target,
+          reason: "input_too_long",
+          signal: this.options.signal,
+        });
+      }
       const records = writes.filter((w) => claimed.has(w.customId)).flatMap((w) => w.records);
       if (records.length === 0) return { written: 0, conflicts: [] };
       return tx.write(records, { ...this.target, signal: this.options.signal });
@@ -506,6 +519,7 @@ export class BatchRun<Id> implements Run<Id> {
       reembed: o.reembed,
       pageSize: o.pageSize,
       signal: o.signal,
+      retryRefused: o.retryRefused,
     });
     scan: for await (const page of pages) {
       const busy = new Set(
@@ -528,6 +542,10 @@ export class BatchRun<Id> implements Run<Id> {
   }
 
   private async accept(item: PendingItem<Id>): Promise<void> {
+    if (item.refused) {
+      this.skip([item.id], "refused_before");
+      return;
+    }
     if (item.text.trim() === "") {
       this.skip([item.id], "empty_input");
       return;

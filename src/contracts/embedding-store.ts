@@ -12,6 +12,14 @@ export interface PendingItem<Id = unknown> {
   readonly text: string;
   /** Hex SHA-256 of `text`: stored with the vector, compared on later runs to find stale rows. */
   readonly hash: string;
+  /**
+   * The store remembers the provider refusing this very text (this `hash`, for the scan's model) as
+   * too long for the model ({@link EmbeddingStore.rememberRefused}): the engine skips the row with
+   * reason `refused_before` and sends nothing. `text` may then be empty: the store need not read it.
+   * Yielded only when the scan does not retry refused rows ({@link ScanOptions.retryRefused}).
+   * @default false
+   */
+  readonly refused?: boolean;
 }
 
 /** A vector ready to be written for one row. */
@@ -63,6 +71,30 @@ export interface ScanOptions extends EmbeddingTarget {
    * @default undefined
    */
   readonly onCount?: (count: PendingCount) => void;
+  /**
+   * For a store that remembers refused rows ({@link EmbeddingStore.rememberRefused}): yield the rows
+   * it remembers as refused at their current text like any pending row, text included, so the run
+   * sends them again (the provider's limits may have changed). By default they are yielded with
+   * `refused: true` and an empty `text`, and the engine skips them as `refused_before`.
+   * @default false
+   */
+  readonly retryRefused?: boolean;
+}
+
+/** A row the provider refused, as {@link EmbeddingStore.rememberRefused} is told it. */
+export interface RefusedRow<Id = unknown> {
+  /** The row's key, as yielded by {@link EmbeddingStore.scan}. */
+  readonly id: Id;
+  /** Hash of the text that was refused: the refusal holds while the row's text has this hash. */
+  readonly hash: string;
+}
+
+/** Options of {@link EmbeddingStore.rememberRefused}. */
+export interface RememberRefusedOptions extends EmbeddingTarget {
+  /** Why the provider refused the rows: their text, sent alone, is too long for the model. */
+  readonly reason: "input_too_long";
+  /** Stops the call. */
+  readonly signal?: AbortSignal;
 }
 
 /** How many rows a scan yields, as a store counts them while it scans. */
@@ -199,6 +231,16 @@ export interface EmbeddingStore<Id = unknown> {
    * @default false (`backfill()` counts with `coverage()` first)
    */
   readonly countsWhileScanning?: boolean;
+  /**
+   * Optional: remembers rows the provider refused on their own as too long for `options.model`, at
+   * the hash of the text refused (and the store's version, where it has one). While a row's text
+   * keeps that hash, later scans yield it with `refused: true` (unless `retryRefused`), so a text
+   * that can never be embedded is not sent again on every run; a row whose text changed is pending
+   * as usual. A vector written for the row makes the store forget it. Called by `backfill()` in
+   * realtime and batch mode, never in a dry run; a store without it gets such rows sent (and refused)
+   * once per run.
+   */
+  rememberRefused?(rows: readonly RefusedRow<Id>[], options: RememberRefusedOptions): Promise<void>;
   /** Releases what `prepare()` took (locks, connections). Called once the backfill settles. */
   release?(): Promise<void>;
   /**

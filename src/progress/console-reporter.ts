@@ -66,10 +66,17 @@ function rangeSummary(e: BackfillProgress<unknown>): string {
   return ` · ${parts.join(", ")}`;
 }
 
+/** ` (2 refused before as too long: retryRefused sends them again)`, when a run skipped such rows. */
+function refusedBefore(e: BackfillProgress<unknown>): string {
+  const n = e.skippedByReason?.refused_before ?? 0;
+  if (n === 0) return "";
+  return ` (${number.format(n)} refused before as too long: retryRefused sends ${n === 1 ? "it" : "them"} again)`;
+}
+
 function summary(e: BackfillProgress<unknown>): string {
   const parts = [
     `${number.format(e.embedded)} embedded`,
-    `${number.format(e.skipped)} skipped`,
+    `${number.format(e.skipped)} skipped${refusedBefore(e)}`,
     count(e.tokens, "token"),
     count(e.requests, "request"),
   ];

@@ -9,6 +9,8 @@ import type {
   KeyBoundariesOptions,
   KeyRange,
   PendingItem,
+  RefusedRow,
+  RememberRefusedOptions,
   ScanOptions,
   WriteOptions,
   WriteResult,
@@ -44,6 +46,12 @@ export interface MemoryStore<Row, Id> extends EmbeddingStore<Id> {
   readonly rows: Map<Id, Row>;
   /** Stored vectors by key. */
   readonly records: Map<Id, MemoryRecord>;
+  /**
+   * Rows remembered as refused by the provider for their length: key → model → hash of the text
+   * refused. A scan yields such a row with `refused: true` while its text keeps that hash (unless
+   * `retryRefused`); a vector written for it (any model's refusal aside) forgets it for that model.
+   */
+  readonly refusals: Map<Id, Map<string, string>>;
   /** Every `write()` call's records, in order. */
   readonly writes: EmbeddingRecord<Id>[][];
   /** Called at the start of each `write()`: throw to make it fail, edit rows to race it. */
@@ -150,14 +158,17 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
   for (const row of options.rows ?? []) rows.set(keyOf(row), row);
   const records = new Map<Id, MemoryRecord>();
   const writes: EmbeddingRecord<Id>[][] = [];
+  const refusals = new Map<Id, Map<string, string>>();
   let prepared: EmbeddingTarget | undefined;
 
   const state = (
     id: Id,
-    target: Pick<EmbeddingTarget, "model">,
+    target: Pick<EmbeddingTarget, "model"> & { readonly retryRefused?: boolean },
   ): { item: PendingItem<Id>; status: keyof Coverage } => {
     const text = textOf(id, rows.get(id) as Row);
-    const item = { id, text, hash: hashText(text) };
+    const hash = hashText(text);
+    const refused = !target.retryRefused && refusals.get(id)?.get(target.model) === hash;
+    const item = refused ? { id, text: "", hash, refused } : { id, text, hash };
     const record = records.get(id);
     if (!record) return { item, status: "missing" };
     const current = record.hash === item.hash && record.model === target.model && record.version === version;
@@ -222,6 +233,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
       prepare: prepareView,
       scan: (options) => scan(options, keep),
       write: (batch, options) => store.write(batch, options),
+      rememberRefused: (refused, options) => store.rememberRefused!(refused, options),
       transaction: (work) => store.transaction(() => work(view)),
       coverage: (options) => coverage(options, keep),
       keyBoundaries: (options) => store.keyBoundaries(options),
@@ -233,6 +245,7 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
   const store: MemoryStore<Row, Id> = {
     rows,
     records,
+    refusals,
     writes,
     prepare,
     scan: (options) => scan(options),
@@ -261,17 +274,29 @@ export function memoryStore<Row = { id: number; text: string }, Id = number>(
           model: write.model,
           version,
         });
+        refusals.get(record.id)?.delete(write.model);
         written++;
       }
       return { written, conflicts, ...(nondeterministic.length > 0 ? { nondeterministic } : {}) };
     },
+    async rememberRefused(refused: readonly RefusedRow<Id>[], options: RememberRefusedOptions) {
+      options.signal?.throwIfAborted();
+      for (const { id, hash } of refused) {
+        const byModel = refusals.get(id) ?? new Map<string, string>();
+        byModel.set(options.model, hash);
+        refusals.set(id, byModel);
+      }
+    },
     async transaction(work) {
       const saved = new Map(records);
+      const savedRefusals = new Map([...refusals].map(([id, byModel]) => [id, new Map(byModel)]));
       try {
         return await work(store);
       } catch (error) {
         records.clear();
         for (const [k, v] of saved) records.set(k, v);
+        refusals.clear();
+        for (const [k, v] of savedRefusals) refusals.set(k, v);
         throw error;
       }
     },

@@ -4,6 +4,7 @@ import {
   BackfillError,
   type BackfillProgress,
   backfill,
+  consoleReporter,
   DimensionMismatchError,
   hashText,
   InvalidOptionError,
@@ -301,6 +302,61 @@ describe("retries", () => {
     const report = await backfill({ provider, store });
     expect(report.skippedRows).toEqual([{ id: 2, reason: "input_too_long" }]);
     expect([...store.records.keys()].sort()).toEqual([1, 3]);
+  });
+
+  test("a row refused as too long is remembered at its text: later runs skip it (refused_before) without a request, until its text changes or retryRefused", async () => {
+    const provider = scriptedProvider({ truncates: false });
+    const refuseHuge = () =>
+      provider.script((texts) => {
+        if (texts.some((t) => t.startsWith("huge"))) throw apiError(400, { reason: "request_too_large" });
+        return provider.answer(texts);
+      });
+    for (let i = 0; i < 20; i++) refuseHuge();
+    const store = memoryStore({
+      rows: [
+        { id: 1, text: "fine" },
+        { id: 2, text: "huge text" },
+        { id: 3, text: "also fine" },
+      ],
+    });
+    const first = await backfill({ provider, store });
+    expect(first.skippedRows).toEqual([{ id: 2, reason: "input_too_long" }]);
+    expect(store.refusals.get(2)?.get("scripted-1")).toBe(hashText("huge text"));
+
+    const sentHuge = () => provider.calls.filter((c) => c.texts.some((t) => t.startsWith("huge"))).length;
+    const before = provider.calls.length;
+    const refusedOnce = sentHuge();
+    const chunks: string[] = [];
+    const onProgress = consoleReporter({ stream: { isTTY: false, write: (c: string) => chunks.push(c) } });
+    const dry = await backfill({ provider, store, dryRun: true });
+    const second = await backfill({ provider, store, onProgress });
+    expect(provider.calls.length).toBe(before);
+    expect(second).toMatchObject({ pending: 1, scanned: 1, skipped: 1, requests: 0, embedded: 0 });
+    expect(second.skippedRows).toEqual([{ id: 2, reason: "refused_before" }]);
+    expect(second.skippedByReason.refused_before).toBe(1);
+    expect(dry).toMatchObject({
+      requests: 0,
+      estimatedTokens: 0,
+      skippedRows: [{ id: 2, reason: "refused_before" }],
+    });
+    expect(chunks.join("")).toContain(
+      "1 skipped (1 refused before as too long: retryRefused sends it again)",
+    );
+    expect(await store.coverage({ model: "scripted-1" })).toMatchObject({ embedded: 2, missing: 1 });
+
+    // Asked to retry: sent (and refused) again.
+    const retried = await backfill({ provider, store, retryRefused: true });
+    expect(retried.skippedRows).toEqual([{ id: 2, reason: "input_too_long" }]);
+    expect(sentHuge()).toBe(refusedOnce + 1); // alone: the other rows are current
+
+    // Another text is another question: sent, and written once it fits; the refusal is forgotten.
+    store.rows.set(2, { id: 2, text: "huge, and edited" });
+    expect((await backfill({ provider, store })).skippedRows).toEqual([{ id: 2, reason: "input_too_long" }]);
+    expect(store.refusals.get(2)?.get("scripted-1")).toBe(hashText("huge, and edited"));
+    store.rows.set(2, { id: 2, text: "short now" });
+    expect(await backfill({ provider, store })).toMatchObject({ embedded: 1, skipped: 0 });
+    expect(store.refusals.get(2)?.has("scripted-1")).toBe(false);
+    expect(sentHuge()).toBe(refusedOnce + 2);
   });
 });
 
