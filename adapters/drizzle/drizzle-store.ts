@@ -318,6 +318,8 @@ class Store<Id> implements DrizzleStore<Id> {
   readonly #session: PgSession;
   /** The store that owns the lock and the pool: this one, or the one this store's transaction is of. */
   readonly #owner: Store<Id>;
+  /** Whether the table of active models was seen to exist (searches then skip the catalog lookup). */
+  readonly #activeTable: { exists?: boolean } = {};
   /** Whether pgvector has iterative index scans, asked once. */
   readonly #iterative: IterativeSupport = {};
 
@@ -423,7 +425,9 @@ class Store<Id> implements DrizzleStore<Id> {
     const { version, target } = this.config;
     if (model !== undefined) return { model, version };
     if (target.perModel) {
-      const active = await this.#serial.run(() => activeModel(this.config, this.#session));
+      const active = await this.#serial.run(() =>
+        activeModel(this.config, this.#session, this.#owner.#activeTable),
+      );
       if (!active) {
         throw new StoreError(
           `${target.name.display} keeps several models' vectors and none is active yet: make one active with \`store.cutover({ model })\` once its vectors cover every row (or name the model: \`${what}({ model })\`).`,

@@ -31,7 +31,11 @@ export function targetId(config: StoreConfig): string {
 }
 
 /** The active model of a `perModel` target: fixed in code, or read from the table (`undefined`: none yet). */
-export async function activeModel(config: StoreConfig, session: PgSession): Promise<ActiveModel | undefined> {
+export async function activeModel(
+  config: StoreConfig,
+  session: PgSession,
+  seen?: { exists?: boolean },
+): Promise<ActiveModel | undefined> {
   const { active } = config;
   if (!active) {
     throw new StoreError(
@@ -43,7 +47,7 @@ export async function activeModel(config: StoreConfig, session: PgSession): Prom
     return { model: active.model, ...(active.version === undefined ? {} : { version: active.version }) };
   }
   return guard(`Reading the active model of ${config.target.name.display}`, () =>
-    readActiveModel(session, active.table, targetId(config)),
+    readActiveModel(session, active.table, targetId(config), seen),
   );
 }
 

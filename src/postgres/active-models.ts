@@ -57,14 +57,18 @@ async function tableExists(session: PgSession, table: TableName): Promise<boolea
 
 /**
  * The active model of `target` (a name such as `public.skill_embeddings.embedding`), read from the
- * table; `undefined` when none was ever switched to (or the table does not exist yet).
+ * table; `undefined` when none was ever switched to (or the table does not exist yet). `seen`: the
+ * caller's memory that the table exists, which saves the catalog lookup on later calls.
  */
 export async function readActiveModel(
   session: PgSession,
   table: TableName,
   target: string,
+  seen: { exists?: boolean } = {},
 ): Promise<ActiveModel | undefined> {
-  if (!(await tableExists(session, table))) return undefined;
+  // Once the table was seen, a search reads its row in one statement (no catalog lookup first).
+  if (!seen.exists && !(await tableExists(session, table))) return undefined;
+  seen.exists = true;
   const [row] = await session.query<ActiveRow>(
     `select model, version, dimensions, switched_at from ${qualifiedName(table)} where target = $1`,
     [target],
