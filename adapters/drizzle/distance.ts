@@ -1,7 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { validateQueryVector } from "../../src/backfill/validate-embeddings.js";
 import { DimensionMismatchError, InvalidOptionError } from "../../src/errors/index.js";
-import { bitText } from "../../src/postgres/index.js";
+import { bitText, castType } from "../../src/postgres/index.js";
 import type { StoreConfig } from "./config.js";
 
 /**
@@ -19,20 +19,26 @@ export interface Distance {
 
 /**
  * The distance of the store's embedding column to `query` (an SQL value of the column's type). `cast`:
- * the column (of no declared size, holding several models' vectors) is read as `type(cast)`, the
- * expression a model's partial index is built on, so that the index serves the order.
+ * the column (of no declared size, holding several models' vectors) is read as `type(cast)` — as
+ * `halfvec(cast)`, query included, for a `vector` beyond pgvector's index limit of 2,000 dimensions —
+ * the expression a model's partial index is built on, so that the index serves the order.
  */
 export function distanceTo(config: StoreConfig, query: SQL, cast?: number, of?: SQL): Distance {
   const bare = of ?? sql`${config.target.embedding}`;
-  const column =
-    cast === undefined || config.target.type === "bit"
-      ? bare
-      : sql`(${bare}::${sql.raw(config.target.type)}(${sql.raw(String(cast))}))`;
-  if (config.target.type !== "bit") {
-    const order = sql<number>`${column} <=> ${query}`;
+  const { type } = config.target;
+  let column = bare;
+  let to = query;
+  if (cast !== undefined && type !== "bit") {
+    // As the model's index reads it: halfvec beyond pgvector's 2,000 dimensions for a vector index.
+    const as = sql.raw(`${castType(type, cast)}(${cast})`);
+    column = sql`(${bare}::${as})`;
+    if (castType(type, cast) !== type) to = sql`(${query})::${as}`;
+  }
+  if (type !== "bit") {
+    const order = sql<number>`${column} <=> ${to}`;
     return { order, distance: order };
   }
-  const order = sql<number>`${column} <~> ${query}`;
+  const order = sql<number>`${column} <~> ${to}`;
   return { order, distance: sql<number>`(${order})::float8 / bit_length(${column})` };
 }
 

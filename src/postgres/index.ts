@@ -74,8 +74,10 @@ export {
 } from "./vector-index.js";
 export {
   bitText,
+  castType,
   HALF_MAX,
   halfOverflow,
+  MAX_INDEXED_VECTOR_DIMENSIONS,
   toHalfPrecision,
   type VectorColumnType,
   vectorBinary,

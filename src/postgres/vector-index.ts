@@ -3,7 +3,7 @@ import { qualifiedName, quoteIdentifier, relationExists, type TableName, tableCo
 import { guard, sqlState } from "./database-error.js";
 import { withReserved } from "./make-session.js";
 import type { PgSession } from "./session.js";
-import { type VectorColumnType, vectorColumnType } from "./vector-types.js";
+import { castType, type VectorColumnType, vectorColumnType } from "./vector-types.js";
 
 /**
  * pgvector operator classes, one per column type and distance: `vector_*` for `vector` columns,
@@ -225,14 +225,18 @@ export async function createVectorIndex(
     throw new InvalidOptionError("name", "a non-empty string");
   }
   const parameters = storageParameters(options);
-  const type = await guard(`Reading ${table.display}'s columns`, () => columnType(session, table, column));
+  const declared = await guard(`Reading ${table.display}'s columns`, () =>
+    columnType(session, table, column),
+  );
+  // A column of no declared size is indexed through a cast to the part's size (as halfvec beyond
+  // pgvector's 2,000 dimensions for a vector index): queries order by the same cast.
+  const type = part?.dimensions === undefined ? declared : castType(declared ?? "vector", part.dimensions);
   const ops = resolveOps(type, method, options.ops, where);
   const name = options.name ?? defaultName(table, part ? `${column}_${part.label}` : column, method);
-  // A column of no declared size is indexed through a cast to the part's size: queries order by the same cast.
   const indexed =
     part?.dimensions === undefined
       ? quoteIdentifier(column)
-      : `(${quoteIdentifier(column)}::${type ?? "vector"}(${part.dimensions}))`;
+      : `(${quoteIdentifier(column)}::${type}(${part.dimensions}))`;
   const statement = `create index ${options.concurrently ? "concurrently " : ""}${quoteIdentifier(name)}
     on ${qualifiedName(table)} using ${method} (${indexed} ${ops})${parameters}${part ? ` where ${part.where}` : ""}`;
   await guard(`Creating index ${name} on ${table.display}`, async () => {

@@ -34,6 +34,26 @@ export function vectorTypeName(type: VectorColumnType, dimensions?: number): str
   return dimensions === undefined ? type : `${type}(${dimensions})`;
 }
 
+/**
+ * The most dimensions pgvector indexes (HNSW and IVFFlat) in a `vector`; a `halfvec` index takes up to
+ * 4,000.
+ */
+export const MAX_INDEXED_VECTOR_DIMENSIONS = 2000;
+
+/**
+ * The type a column of no declared size is indexed and searched as, for vectors of `dimensions`: its
+ * own type (`vector(1024)`), except `vector` beyond pgvector's index limit of 2,000 dimensions, read
+ * as `halfvec` (`halfvec(2048)`: pgvector's advice for larger vectors, at half precision).
+ * @example
+ * ```ts
+ * castType("vector", 1024); // "vector"
+ * castType("vector", 2048); // "halfvec"
+ * ```
+ */
+export function castType(type: VectorColumnType, dimensions: number): VectorColumnType {
+  return type === "vector" && dimensions > MAX_INDEXED_VECTOR_DIMENSIONS ? "halfvec" : type;
+}
+
 /** The largest finite half-precision value: pgvector refuses a `halfvec` element beyond it. */
 export const HALF_MAX = 65_504;
 
