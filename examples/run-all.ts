@@ -15,7 +15,13 @@ import { join } from "node:path";
 import pg from "pg";
 import { runExample } from "./support/run-example.js";
 
-const EXAMPLES = ["backfill-skills.ts", "openai-same-row.ts", "batch-backfill.ts", "workers.ts"];
+const EXAMPLES = [
+  "backfill-skills.ts",
+  "openai-same-row.ts",
+  "batch-backfill.ts",
+  "switch-model.ts",
+  "workers.ts",
+];
 /** Examples that need a PostgreSQL server (several processes on one database). */
 const SERVER_ONLY = new Set(["workers.ts"]);
 

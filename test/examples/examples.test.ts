@@ -3,8 +3,9 @@
  * folder. The backfill-skills runs share one folder, in order: a run with a key the emulator refuses
  * (exit 1, key never shown, nothing written), a run on the built-in emulator (everything embedded),
  * and a re-run against this test's emulator, which counts the requests (none). The OpenAI example
- * runs in parallel in its own folder. The workers example runs last, without a server (the run with
- * one is in `npm run examples`).
+ * runs in parallel in its own folder, then the switch-model example: first against this test's
+ * emulator (its requests counted), then re-run. The workers example runs last, without a server (the
+ * run with one is in `npm run examples`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,12 +23,21 @@ const emulator = createEmbeddingsEmulator({ apiKeys: [ACCEPTED_KEY] });
 let server: EmulatorServer;
 let dataDir: string;
 const runs = {} as Record<
-  "refused" | "first" | "second" | "openaiFirst" | "openaiSecond" | "workersWithoutServer",
+  | "refused"
+  | "first"
+  | "second"
+  | "openaiFirst"
+  | "openaiSecond"
+  | "switchFirst"
+  | "switchSecond"
+  | "workersWithoutServer",
   ExampleRun
 >;
 let voyageRequestsOnRerun = -1;
 let voyageQueriesOnRerun: unknown[] = [];
 let openaiCallsOnRerun: readonly unknown[] = [];
+/** The Voyage requests of the switch-model example's first run (on this test's emulator). */
+let switchCalls: readonly { body: unknown }[] = [];
 
 const COVERAGE_COMPLETE = /^Coverage: 104\/104 current, 0 stale, 0 missing \(complete\)$/m;
 
@@ -58,6 +68,14 @@ beforeAll(async () => {
       env: external("OPENAI", ACCEPTED_KEY),
     });
     openaiCallsOnRerun = emulator.calls.filter((call) => call.api === "openai" && call.id > before);
+    // Then the model switch: first on this test's emulator (its requests are counted), re-run on its own.
+    const start = emulator.calls.at(-1)?.id ?? 0;
+    runs.switchFirst = await runExample("switch-model.ts", {
+      dataDir,
+      env: external("VOYAGE", ACCEPTED_KEY),
+    });
+    switchCalls = emulator.calls.filter((call) => call.api === "voyage" && call.id > start);
+    runs.switchSecond = await runExample("switch-model.ts", { dataDir });
   };
   await Promise.all([skills(), openai()]);
   // After the others, not beside them: two example processes at once are enough for a loaded machine.
@@ -169,5 +187,76 @@ describe("examples/workers.ts", () => {
     expect(run.output).toContain("needs PostgreSQL");
     expect(run.output).toContain("bash .ci/postgres.sh run npm run example:workers -- --seed");
     expect(run.output).toMatch(/Not run\.\n$/);
+  });
+});
+
+describe("examples/switch-model.ts", () => {
+  type VoyageBody = { model: string; input: string[]; input_type?: string; output_dimension?: number };
+  const bodies = () => switchCalls.map((call) => call.body as VoyageBody);
+
+  it("moves the skills from voyage-3.5 to voyage-4 at 2,048 dimensions while searches run, every answer of the active model", () => {
+    const { output } = runs.switchFirst;
+    expect(runs.switchFirst.code, shown(runs.switchFirst)).toBe(0);
+    expect(output).toMatch(/^Active model: none yet$/m);
+    expect(output).toMatch(
+      /^Active model: voyage-3\.5; its index: skill_embeddings_by_model_embedding_voyage_3_5_1_hnsw_idx$/m,
+    );
+    // Coverage of both models, printed as the new one is written: the old one stays complete.
+    const lines = [
+      ...output.matchAll(/^ {2}coverage: voyage-3\.5 (\d+)\/104, voyage-4 (\d+)\/104; answered: (.+)$/gm),
+    ];
+    expect(lines.length).toBeGreaterThanOrEqual(10);
+    expect(lines.every((line) => line[1] === "104")).toBe(true);
+    const newCoverage = lines.map((line) => Number(line[2]));
+    expect(newCoverage).toEqual([...newCoverage].sort((a, b) => a - b));
+    expect(newCoverage.at(-1)).toBe(104);
+    // Stopped halfway: the cutover is refused with the coverage it found, then the backfill resumes.
+    const refused = output.match(
+      /^Cutover to voyage-4 refused \(coverage_incomplete\): coverage (\d+)\/104 current, 0 stale, (\d+) missing$/m,
+    );
+    expect(refused, output).not.toBeNull();
+    const [done, missing] = [Number(refused![1]), Number(refused![2])];
+    expect(done).toBeGreaterThan(0);
+    expect(done + missing).toBe(104);
+    expect(output).toMatch(new RegExp(`^Found ${missing} rows to embed$`, "m"));
+    expect(output).toMatch(/^Index for voyage-4: skill_embeddings_by_model_embedding_voyage_4_1_hnsw_idx$/m);
+    expect(output).toMatch(
+      /^Cut over from voyage-3\.5 to voyage-4 \(2,048 dimensions\) at coverage 104\/104; searches answered before: \d+ searches by voyage-3\.5$/m,
+    );
+    expect(output).toMatch(/^Pruned voyage-3\.5: 104 vectors deleted$/m);
+    expect(output).toMatch(
+      /^Searches while the example ran: \d+ searches by voyage-3\.5, \d+ searches by voyage-4; every answer was of the active model$/m,
+    );
+    expect(output).toMatch(
+      /^Search "find near-duplicate documents" now:\n( {2}\d\.\d{3} {2}.+ {2}\(voyage-4\)\n){5}/m,
+    );
+    expect(output).toMatch(COVERAGE_COMPLETE);
+  });
+
+  it("pays each skill's voyage-4 tokens once, interrupted or not, at 2,048 dimensions", () => {
+    const documents = bodies().filter((body) => body.input_type === "document");
+    const byModel = (model: string) => documents.filter((body) => body.model === model);
+    const inputs = (list: VoyageBody[]) => list.flatMap((body) => body.input);
+    expect(inputs(byModel("voyage-3.5"))).toHaveLength(104);
+    expect(new Set(inputs(byModel("voyage-4"))).size).toBe(104);
+    expect(inputs(byModel("voyage-4"))).toHaveLength(104);
+    expect(byModel("voyage-4").every((body) => body.output_dimension === 2048)).toBe(true);
+    // The searches embed their text as queries, with the active model's provider.
+    const queries = bodies().filter((body) => body.input_type === "query");
+    expect(queries.length).toBeGreaterThan(10);
+    expect(new Set(queries.map((body) => body.model))).toEqual(new Set(["voyage-3.5", "voyage-4"]));
+  });
+
+  it("re-runs with voyage-4 active: nothing embedded, nothing left to prune", () => {
+    const { output } = runs.switchSecond;
+    expect(runs.switchSecond.code, shown(runs.switchSecond)).toBe(0);
+    expect(output).toMatch(/^VOYAGE_API_KEY is not set: using the local Voyage emulator at /m);
+    expect(output).toMatch(/^Active model: voyage-4 \(2,048 dimensions\)$/m);
+    expect(output).toMatch(/^Backfill complete: 0 embedded, 0 skipped, 0 tokens, 0 requests in /m);
+    expect(output).toMatch(/^Pruned voyage-3\.5: 0 vectors deleted$/m);
+    expect(output).toMatch(
+      /^Searches while the example ran: \d+ searches by voyage-4; every answer was of the active model$/m,
+    );
+    expect(output).toMatch(COVERAGE_COMPLETE);
   });
 });
