@@ -17,6 +17,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from "../../src/contracts/embedding-store.js";
+import { SEARCH_DEFAULTS } from "../../src/defaults.js";
 import { InvalidOptionError, StoreError } from "../../src/errors/index.js";
 import {
   type ActiveModel,
@@ -452,27 +453,46 @@ class Store<Id> implements DrizzleStore<Id> {
   ): Promise<SimilarRows<Id, Selection>> {
     checkSimilarityOptions(options);
     const providers = searchProviders(options.provider);
-    let provider: EmbeddingProvider;
-    let space: VectorSpace;
-    if (this.config.target.perModel) {
-      space = await this.#space(undefined, "search");
-      const match = providers.find((p) => p.model === space.model);
-      if (!match) {
+    if (!this.config.target.perModel) {
+      const provider =
+        providers.length === 1
+          ? providers[0]!
+          : (providers.find((p) => p.model === this.#target?.model) ?? providers[0]!);
+      const space = { model: provider.model, version: this.config.version };
+      const run = () => search(this.config, this.db, text, options, provider, space, this.#owner.#iterative);
+      return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
+    }
+    return this.#ofActive(options, "search", async (space) => {
+      const provider = providers.find((p) => p.model === space.model);
+      if (!provider) {
         throw new InvalidOptionError(
           "provider",
           `the provider of ${this.config.target.name.display}'s active model ${String(space.model)} (given: ${providers.map((p) => p.model).join(", ")}); during a migration pass both models' providers, and the active one embeds the query`,
         );
       }
-      provider = match;
-    } else {
-      provider =
-        providers.length === 1
-          ? providers[0]!
-          : (providers.find((p) => p.model === this.#target?.model) ?? providers[0]!);
-      space = { model: provider.model, version: this.config.version };
-    }
-    const run = () => search(this.config, this.db, text, options, provider, space, this.#owner.#iterative);
-    return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
+      const run = () => search(this.config, this.db, text, options, provider, space, this.#owner.#iterative);
+      return (await this.#serial.run(run)) as SimilarRows<Id, Selection>;
+    });
+  }
+
+  /**
+   * A search of the active model (`perModel`, no `model` given). The active model is read, then the
+   * search runs: a cutover and a prune of the model read can both commit in between, and the search
+   * would find nothing. So an answer short of `limit` is checked: if the active model changed
+   * meanwhile, the search runs once more, on the model active now.
+   */
+  async #ofActive<Row>(
+    options: { readonly limit?: number; readonly model?: string },
+    what: string,
+    run: (space: VectorSpace & { dimensions?: number }) => Promise<Row[]>,
+  ): Promise<Row[]> {
+    const space = await this.#space(options.model, what);
+    const rows = await run(space);
+    const explicit = options.model !== undefined || this.config.active?.kind !== "table";
+    if (explicit || rows.length >= (options.limit ?? SEARCH_DEFAULTS.limit)) return rows;
+    const now = await this.#space(undefined, what);
+    if (now.model === space.model && now.version === space.version) return rows;
+    return run(now);
   }
 
   async nearest<Selection extends SimilaritySelection | undefined = undefined>(
@@ -491,11 +511,12 @@ class Store<Id> implements DrizzleStore<Id> {
     options: FindSimilarOptions<Selection> = {},
   ): Promise<SimilarRows<Id, Selection>> {
     checkSimilarityOptions(options);
-    const space = this.config.target.perModel
-      ? await this.#sized(await this.#space(options.model, "findSimilar"))
-      : undefined;
-    const run = () => findSimilar(this.config, this.db, id, options, space, this.#owner.#iterative);
-    return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
+    const similar = (space: VectorSpace | undefined) => {
+      const run = () => findSimilar(this.config, this.db, id, options, space, this.#owner.#iterative);
+      return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
+    };
+    if (!this.config.target.perModel) return similar(undefined);
+    return this.#ofActive(options, "findSimilar", async (space) => similar(await this.#sized(space)));
   }
 
   /** With a column of no declared size, the space's vectors are read as their model's size (its index's cast). */

@@ -238,6 +238,28 @@ describeEachDatabase("drizzleStore with several models side by side (perModel)",
     expect(all.every((row) => row.current && row.exact)).toBe(true);
   });
 
+  it("a search that read the active model just before a cutover and a prune answers from the new model", async () => {
+    const old = provider(OLD);
+    const next = provider(NEW);
+    await backfill({ provider: old, store: store() });
+    await backfill({ provider: next, store: store() });
+    await store().cutover({ model: OLD.model });
+    // The query is being embedded by the old model when the migration ends: cutover, then prune.
+    old.script(async (texts) => {
+      await store().cutover({ model: NEW.model });
+      await store().prune({ model: OLD.model });
+      return old.answer(texts);
+    });
+    const hits = await store().search("csv json", {
+      provider: [old, next],
+      limit: 5,
+      select: { model: skillEmbeddings.modelName },
+    });
+    expect(hits).toHaveLength(5);
+    expect(hits.every((hit) => hit.row.model === NEW.model)).toBe(true);
+    expect(next.calls.at(-1)).toMatchObject({ texts: ["csv json"], inputType: "query" });
+  });
+
   it("an interrupted migration resumes and pays no token twice", async () => {
     await backfill({ provider: provider(OLD), store: store() });
     const next = provider(NEW);
