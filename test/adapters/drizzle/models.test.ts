@@ -9,9 +9,11 @@ import { eq } from "drizzle-orm";
 import { integer, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { anyVector, drizzleStore } from "../../../adapters/drizzle/index.js";
+import { openaiProvider } from "../../../providers/openai/index.js";
 import { backfill, hashText, InvalidOptionError, StoreError } from "../../../src/index.js";
 import { deterministicEmbedding } from "../../../src/testing/deterministic-embedding.js";
 import { scriptedProvider } from "../../../src/testing/scripted-provider.js";
+import { useEmulator } from "../../reliability/harness.js";
 import { describeEachDatabase, rejectionOf, type TestDatabase, until } from "../../support/index.js";
 import { skillText, WORDS } from "./fixtures.js";
 
@@ -66,6 +68,7 @@ const provider = (m: { model: string; dimensions: number }, latencyMs = 0) =>
 
 describeEachDatabase("drizzleStore with several models side by side (perModel)", (database) => {
   let t: TestDatabase;
+  const msw = useEmulator("msw");
   const store = (extra: Record<string, unknown> = {}) =>
     drizzleStore({
       db: t.db,
@@ -258,6 +261,45 @@ describeEachDatabase("drizzleStore with several models side by side (perModel)",
     expect(hits).toHaveLength(5);
     expect(hits.every((hit) => hit.row.model === NEW.model)).toBe(true);
     expect(next.calls.at(-1)).toMatchObject({ texts: ["csv json"], inputType: "query" });
+  });
+
+  it("the new model in batch mode (half price) beside the active one, then cut over", async () => {
+    await backfill({ provider: provider(OLD), store: store() });
+    await store().cutover({ model: OLD.model });
+    const next = openaiProvider({
+      apiKey: "sk-test-models",
+      model: "text-embedding-3-small",
+      dimensions: NEW.dimensions,
+      baseURL: msw.openaiBaseURL,
+    });
+    const report = await backfill({
+      mode: "batch",
+      provider: next,
+      store: store(),
+      maxInputsPerRequest: 10,
+      pollIntervalMs: 1,
+      maxPollIntervalMs: 4,
+    });
+    expect(report).toMatchObject({ pending: ROWS, embedded: ROWS, failed: 0 });
+    expect(msw.emulator.stats.tokensBilled, "no realtime request").toBe(0);
+    expect(msw.emulator.stats.batch.batchesCreated).toBeGreaterThan(0);
+    expect(await store().coverage({ model: next.model })).toEqual({
+      total: ROWS,
+      embedded: ROWS,
+      stale: 0,
+      missing: 0,
+    });
+    expect((await store().activeModel())?.model).toBe(OLD.model);
+    expect((await store().cutover({ model: next.model })).previous?.model).toBe(OLD.model);
+    const hits = await store().nearest(deterministicEmbedding("csv", NEW.dimensions), {
+      limit: ROWS,
+      select: { model: skillEmbeddings.modelName },
+    });
+    expect(hits).toHaveLength(ROWS);
+    expect(hits.every((hit) => hit.row.model === next.model)).toBe(true);
+    const all = await stored();
+    expect(all).toHaveLength(2 * ROWS);
+    expect(all.every((row) => row.current && row.exact)).toBe(true);
   });
 
   it("an interrupted migration resumes and pays no token twice", async () => {
