@@ -1,6 +1,5 @@
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { BatchJobStore } from "../../src/contracts/batch-job-store.js";
-import type { EmbeddingProvider } from "../../src/contracts/embedding-provider.js";
 import type {
   Coverage,
   CoverageOptions,
