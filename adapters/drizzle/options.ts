@@ -442,6 +442,7 @@ export type DrizzleActiveModelOptions =
        * @default true
        */
       readonly create?: boolean;
+      /** Not with `table`: a model fixed in code is the other form. */
       readonly model?: undefined;
     }
   | {
@@ -452,5 +453,6 @@ export type DrizzleActiveModelOptions =
        * @default the store's `version`
        */
       readonly version?: string;
+      /** Not with `model`: a table of active models is the other form. */
       readonly table?: undefined;
     };
