@@ -23,13 +23,7 @@ const emulator = createEmbeddingsEmulator({ apiKeys: [ACCEPTED_KEY] });
 let server: EmulatorServer;
 let dataDir: string;
 const runs = {} as Record<
-  | "refused"
-  | "first"
-  | "second"
-  | "openaiFirst"
-  | "openaiSecond"
-  | "switchFirst"
-  | "workersWithoutServer",
+  "refused" | "first" | "second" | "openaiFirst" | "openaiSecond" | "switchFirst" | "workersWithoutServer",
   ExampleRun
 >;
 let voyageRequestsOnRerun = -1;
