@@ -16,7 +16,7 @@ import {
 import type { StoreConfig } from "./config.js";
 import { keyTypeName } from "./key-type.js";
 import type { Serial } from "./serial.js";
-import { querySideTable } from "./side-table.js";
+import { querySideTable, sideTableExists } from "./side-table.js";
 
 /** The default name of the jobs table. */
 export const DEFAULT_BATCH_JOBS_TABLE = "relay_embedding_batches";
@@ -106,13 +106,8 @@ export class DrizzleBatchJobs<Id> implements BatchJobStore<Id> {
     options: { readonly signal?: AbortSignal; readonly create?: boolean } = {},
   ): Promise<void> {
     const { table, create } = this.config.batchJobs;
-    const [row] = await this.query<{ oid: unknown }>(
-      "Looking for the batch jobs table",
-      "select to_regclass($1)::text as oid",
-      [this.table],
-      options.signal,
-    );
-    const found = row?.oid !== null && row?.oid !== undefined;
+    const on = { session: this.session, serial: this.serial, table };
+    const found = await sideTableExists(on, "Looking for the batch jobs table", options.signal);
     this.exists = found;
     if (found || options.create === false) return;
     if (!create) {

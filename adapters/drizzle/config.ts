@@ -266,13 +266,7 @@ function resolveActive(
     }
     return { kind: "fixed", model: given.model, version: (given.version as string | undefined) ?? version };
   }
-  const { table = DEFAULT_ACTIVE_TABLE, schema, create = true } = given;
-  if (typeof table !== "string" || table === "") throw new InvalidOptionError("active.table", "a table name");
-  if (schema !== undefined && (typeof schema !== "string" || schema === "")) {
-    throw new InvalidOptionError("active.schema", "a schema name");
-  }
-  if (typeof create !== "boolean") throw new InvalidOptionError("active.create", "a boolean");
-  return { kind: "table", table: kitTableName(table, schema as string | undefined), create };
+  return { kind: "table", ...resolveSideTable(given, "active", DEFAULT_ACTIVE_TABLE) };
 }
 
 function checkBound(bound: unknown, option: string): readonly string[] | undefined {

@@ -12,7 +12,7 @@ import type { StoreConfig } from "./config.js";
 import { keyTypeName } from "./key-type.js";
 import type { DrizzleRefusalsOptions } from "./options.js";
 import type { Serial } from "./serial.js";
-import { querySideTable, resolveSideTable } from "./side-table.js";
+import { querySideTable, resolveSideTable, sideTableExists } from "./side-table.js";
 
 /*
  * Rows the provider refused as too long, remembered so that runs stop sending them: one row per
@@ -113,14 +113,9 @@ export class DrizzleRefusals {
     return querySideTable<Row>(on, operation, text, params, signal);
   }
 
-  private async tableExists(signal?: AbortSignal): Promise<boolean> {
-    const [row] = await this.query<{ oid: unknown }>(
-      "Looking for the refusals table",
-      "select to_regclass($1)::text as oid",
-      [this.table],
-      signal,
-    );
-    return row?.oid !== null && row?.oid !== undefined;
+  private tableExists(signal?: AbortSignal): Promise<boolean> {
+    const on = { session: this.session, serial: this.serial, table: this.settings!.table };
+    return sideTableExists(on, "Looking for the refusals table", signal);
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   type PgRow,
   type PgSession,
   type TableName,
+  tableExists,
   tableName,
 } from "../../src/postgres/index.js";
 import type { Serial } from "./serial.js";
@@ -27,6 +28,19 @@ export function resolveSideTable(
   }
   if (typeof create !== "boolean") throw new InvalidOptionError(`${option}.create`, "a boolean");
   return { table: tableName(table, schema as string | undefined), create };
+}
+
+/** Whether the side table exists, asked like its other statements. */
+export function sideTableExists(
+  on: { readonly session: PgSession; readonly serial: Pick<Serial, "run">; readonly table: TableName },
+  operation: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  return guard(
+    `${operation} (${on.table.display})`,
+    () => on.serial.run(() => abortable(tableExists(on.session, on.table), signal)),
+    signal,
+  );
 }
 
 /** One statement on a side table, its failure mapped by the kit, one at a time where the store needs it. */

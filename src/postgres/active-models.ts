@@ -1,5 +1,5 @@
 import { InvalidOptionError, StoreError } from "../errors/index.js";
-import { qualifiedName, type TableName } from "./catalog.js";
+import { qualifiedName, type TableName, tableExists } from "./catalog.js";
 import type { PgSession } from "./session.js";
 
 /**
@@ -45,14 +45,6 @@ function fromRow(row: ActiveRow): ActiveModel {
     ...(row.dimensions === null ? {} : { dimensions: Number(row.dimensions) }),
     switchedAt: row.switched_at instanceof Date ? row.switched_at : new Date(row.switched_at),
   };
-}
-
-/** Whether the table exists (`to_regclass`), without raising an error when it does not. */
-async function tableExists(session: PgSession, table: TableName): Promise<boolean> {
-  const [row] = await session.query<{ oid: unknown }>("select to_regclass($1)::text as oid", [
-    qualifiedName(table),
-  ]);
-  return row?.oid !== null && row?.oid !== undefined;
 }
 
 /**

@@ -37,6 +37,14 @@ export function quoteIdentifier(identifier: string): string {
   return `"${identifier.replaceAll('"', '""')}"`;
 }
 
+/** Whether `table` exists (`to_regclass`: no error when it does not). */
+export async function tableExists(session: PgSession, table: TableName): Promise<boolean> {
+  const [row] = await session.query<{ oid: unknown }>("select to_regclass($1)::text as oid", [
+    qualifiedName(table),
+  ]);
+  return row?.oid !== null && row?.oid !== undefined;
+}
+
 /** `"schema"."name"`: for `to_regclass()` and for statements built as text (COPY, DDL). */
 export function qualifiedName(table: TableName): string {
   const name = quoteIdentifier(table.name);

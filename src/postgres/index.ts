@@ -32,6 +32,7 @@ export {
   relationExists,
   type TableName,
   tableColumns,
+  tableExists,
   tableName,
   vectorExtension,
   vectorTypeOid,
