@@ -23,8 +23,8 @@ export interface Distance {
  * `halfvec(cast)`, query included, for a `vector` beyond pgvector's index limit of 2,000 dimensions —
  * the expression a model's partial index is built on, so that the index serves the order.
  */
-export function distanceTo(config: StoreConfig, query: SQL, cast?: number, of?: SQL): Distance {
-  const bare = of ?? sql`${config.target.embedding}`;
+export function distanceTo(config: StoreConfig, query: SQL, cast?: number): Distance {
+  const bare = sql`${config.target.embedding}`;
   const { type } = config.target;
   let column = bare;
   let to = query;

@@ -31,7 +31,6 @@ import { checkSchema } from "./check-schema.js";
 import { resolveConfig, type StoreConfig, withRange } from "./config.js";
 import type { WriteCache } from "./copy-new-rows.js";
 import { countCoverage } from "./coverage.js";
-import { queryValue } from "./distance.js";
 import { type AnyPgDatabase, inTransaction, sessionOf } from "./driver.js";
 import { keyBoundaries } from "./key-boundaries.js";
 import {
@@ -62,6 +61,7 @@ import {
   type IterativeSupport,
   type NearestOptions,
   nearest,
+  queryVector,
   type SearchOptions,
   type SimilaritySelection,
   type SimilarRows,
@@ -499,9 +499,9 @@ class Store<Id> implements DrizzleStore<Id> {
     options: NearestOptions<Selection> = {},
   ): Promise<SimilarRows<Id, Selection>> {
     checkSimilarityOptions(options);
-    queryValue(this.config, vector); // a bad vector is refused before the database is asked anything
+    const query = queryVector(this.config, vector); // a bad vector is refused before any query
     const space = await this.#space(options.model, "nearest");
-    const run = () => nearest(this.config, this.db, vector, options, space, this.#owner.#iterative);
+    const run = () => nearest(this.config, this.db, query, options, space, this.#owner.#iterative);
     return this.#serial.run(run) as Promise<SimilarRows<Id, Selection>>;
   }
 

@@ -13,7 +13,7 @@ import {
   readActiveModel,
   writeActiveModel,
 } from "../../src/postgres/index.js";
-import type { StoreConfig } from "./config.js";
+import type { ActiveConfig, StoreConfig } from "./config.js";
 import { countCoverage } from "./coverage.js";
 import { type AnyPgDatabase, inTransaction, rowsOf, sessionOf } from "./driver.js";
 import type { ReadContext } from "./scan.js";
@@ -30,19 +30,22 @@ export function targetId(config: StoreConfig): string {
   return `${name.schema ?? "public"}.${name.name}.${embedding.name}`;
 }
 
+/** Where a `perModel` target's active model lives; a one-vector-per-row target has none (`StoreError`). */
+function activeConfig(config: StoreConfig): ActiveConfig {
+  if (config.active) return config.active;
+  throw new StoreError(
+    `${config.target.name.display} keeps one vector per row: it has no active model to switch (give the target \`perModel: true\` to keep several models side by side).`,
+    { reason: "unsupported" },
+  );
+}
+
 /** The active model of a `perModel` target: fixed in code, or read from the table (`undefined`: none yet). */
 export async function activeModel(
   config: StoreConfig,
   session: PgSession,
   seen?: { exists?: boolean },
 ): Promise<ActiveModel | undefined> {
-  const { active } = config;
-  if (!active) {
-    throw new StoreError(
-      `${config.target.name.display} keeps one vector per row: it has no active model to switch (give the target \`perModel: true\` to keep several models side by side).`,
-      { reason: "unsupported" },
-    );
-  }
+  const active = activeConfig(config);
   if (active.kind === "fixed") {
     return { model: active.model, ...(active.version === undefined ? {} : { version: active.version }) };
   }
@@ -89,11 +92,10 @@ export async function cutover(
   if (typeof options !== "object" || options === null) throw new InvalidOptionError("options", "{ model }");
   const { model, signal } = options;
   if (typeof model !== "string" || model === "") throw new InvalidOptionError("model", "a model id");
-  const { active } = config;
-  if (active?.kind !== "table") {
-    if (active === undefined) await activeModel(config, sessionOf(db, false));
+  const active = activeConfig(config);
+  if (active.kind !== "table") {
     throw new StoreError(
-      `The active model of ${config.target.name.display} is fixed in code (the store's \`active: { model: "${active?.kind === "fixed" ? active.model : ""}" }\`): change it there, or keep it in a table (\`active: { table }\`) to switch with cutover().`,
+      `The active model of ${config.target.name.display} is fixed in code (the store's \`active: { model: "${active.model}" }\`): change it there, or keep it in a table (\`active: { table }\`) to switch with cutover().`,
       { reason: "unsupported" },
     );
   }

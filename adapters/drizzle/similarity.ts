@@ -331,15 +331,25 @@ export async function similarRows(
 export async function nearest(
   config: StoreConfig,
   db: AnyPgDatabase,
-  vector: ArrayLike<number>,
+  query: QueryVector,
   options: NearestOptions<SimilaritySelection | undefined>,
   space: VectorSpace,
   cache: IterativeSupport,
 ) {
-  const value = queryValue(config, vector);
   // A column of no declared size is searched as the query's size: the model's partial index is on that cast.
-  const cast = untypedPerModel(config) ? vector.length : undefined;
-  return similarRows(config, db, { vector: value }, { ...space, cast }, options, cache);
+  const cast = untypedPerModel(config) ? query.length : undefined;
+  return similarRows(config, db, { vector: query.value }, { ...space, cast }, options, cache);
+}
+
+/** A query vector, checked once: its SQL value (`queryValue()`) and its length. */
+export interface QueryVector {
+  readonly value: SQL;
+  readonly length: number;
+}
+
+/** Checks `vector` against the column (`queryValue()`), before anything is asked of the database. */
+export function queryVector(config: StoreConfig, vector: ArrayLike<number>): QueryVector {
+  return { value: queryValue(config, vector), length: vector.length };
 }
 
 /** A `perModel` target whose float column has no declared size: searches cast it to the model's size. */
@@ -602,5 +612,5 @@ export async function search(
 ) {
   checkSimilarityOptions(options);
   const vector = await embedQuery(provider, text, options);
-  return nearest(config, db, vector, options, space, cache);
+  return nearest(config, db, queryVector(config, vector), options, space, cache);
 }
