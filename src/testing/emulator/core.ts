@@ -50,6 +50,8 @@ export class EmulatorCore {
   private sequence = 0;
   private readonly slots: Slots;
   private readonly timers = new Set<() => void>();
+  /** Success bodies waiting to be computed, one per turn of the event loop. */
+  private readonly computeQueue: Array<() => void> = [];
 
   constructor(readonly options: ResolvedEmulatorOptions) {
     this.slots = new Slots(options.maxConcurrency);
@@ -96,11 +98,12 @@ export class EmulatorCore {
           if (delayMs > 0 && !(await this.wait(delayMs, request.signal))) return DROP;
           return outcome;
         }
-        // Admission is decided as a request arrives; its vectors are computed after the requests
-        // that arrived meanwhile have been admitted, as an API's gateway admits requests apart from
-        // the model's work (computing first would delay the admission of a burst's later requests).
-        await new Promise((resolve) => setImmediate(resolve));
-        const answered = outcome.kind === "response" ? { ...outcome, body: body() } : outcome;
+        // Admission is decided as a request arrives; its vectors are computed one request per turn
+        // of the event loop, so that requests arriving meanwhile are admitted when they arrive, as an
+        // API's gateway admits requests apart from the model's work (computing a burst's bodies back
+        // to back would hold up the admission of the requests behind it, then admit them bunched).
+        const answered =
+          outcome.kind === "response" ? { ...outcome, body: await this.compute(body) } : outcome;
         if (delayMs > 0 && !(await this.wait(delayMs, request.signal))) return DROP;
         return answered;
       } finally {
@@ -109,6 +112,27 @@ export class EmulatorCore {
     } finally {
       this.counters.inFlight--;
     }
+  }
+
+  /** Runs `work` after the bodies queued before it, one per turn of the event loop. */
+  private compute(work: () => string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.computeQueue.push(() => {
+        try {
+          resolve(work());
+        } catch (error) {
+          reject(error);
+        }
+      });
+      if (this.computeQueue.length === 1) setImmediate(() => this.computeNext());
+    });
+  }
+
+  private computeNext(): void {
+    this.computeQueue[0]!();
+    this.computeQueue.shift();
+    // The next one after the I/O that arrived meanwhile (an immediate queued now runs next turn).
+    if (this.computeQueue.length > 0) setImmediate(() => this.computeNext());
   }
 
   private decide(request: EmulatorRequest): Decision {
