@@ -79,14 +79,13 @@ async function* scanInJavaScript<Id>(
     onCount({ rows, exact: reembed !== "stale" });
   }
   let after: string | undefined;
+  let limit = firstPage(options);
   for (;;) {
     signal?.throwIfAborted();
     const rows = await guard(
       `Reading ${config.source.name.display}`,
       () =>
-        serial.run(() =>
-          selectPage(config, db, { after, limit: pageSize, onlyMissing: reembed === "missing", model }),
-        ),
+        serial.run(() => selectPage(config, db, { after, limit, onlyMissing: reembed === "missing", model })),
       signal,
     );
     let items: PendingItem<Id>[] = [];
@@ -100,7 +99,8 @@ async function* scanInJavaScript<Id>(
     }
     if (refused) items = await refused.mark(items, cursors, signal);
     if (items.length > 0) yield items;
-    if (rows.length < pageSize) return;
+    if (rows.length < limit) return;
+    limit = pageSize;
     after = nextCursor(config, rows, after);
   }
 }
@@ -140,9 +140,10 @@ async function* scanInDatabase<Id>(
   const { pageSize, signal, onCount } = options;
   let after: string | undefined;
   let count = onCount !== undefined;
+  let limit = firstPage(options);
   for (;;) {
     signal?.throwIfAborted();
-    const page = { after, limit: pageSize, count };
+    const page = { after, limit, count };
     const rows = await readRecipe(
       config,
       db,
@@ -165,9 +166,16 @@ async function* scanInDatabase<Id>(
       });
     }
     if (items.length > 0) yield items;
-    if (rows.length < pageSize) return;
+    if (rows.length < limit) return;
+    limit = pageSize;
     after = nextCursor(config, rows, after);
   }
+}
+
+/** The first page's size: `firstPageSize` when it is a positive integer under `pageSize`. */
+function firstPage({ pageSize, firstPageSize }: ScanOptions): number {
+  const first = firstPageSize ?? pageSize;
+  return Number.isSafeInteger(first) && first >= 1 ? Math.min(pageSize, first) : pageSize;
 }
 
 /**

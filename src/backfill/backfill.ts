@@ -8,6 +8,7 @@ import type {
   PendingItem,
   RefusedRow,
 } from "../contracts/embedding-store.js";
+import { SCAN } from "../defaults.js";
 import { APICallError } from "../errors/api-call-error.js";
 import type { BackfillError } from "../errors/backfill-error.js";
 import { EmbeddingsError } from "../errors/embeddings-error.js";
@@ -181,6 +182,7 @@ class BackfillRun<Id> implements Run<Id> {
         ...this.target,
         reembed: o.reembed,
         pageSize: o.pageSize,
+        firstPageSize: Math.min(o.pageSize, SCAN.firstPageSize),
         signal: o.signal,
         retryRefused: o.retryRefused,
         ...(counting ? { onCount: start } : {}),

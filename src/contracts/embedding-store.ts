@@ -62,6 +62,12 @@ export interface ScanOptions extends EmbeddingTarget {
   readonly reembed: ReembedMode;
   /** Rows per page (keyset page size). */
   readonly pageSize: number;
+  /**
+   * Rows of the first page, when smaller than `pageSize`: the engine asks for a short first page so
+   * that the first requests go out before a whole page is read. A store may ignore it.
+   * @default pageSize
+   */
+  readonly firstPageSize?: number;
   /** Stops the scan. */
   readonly signal?: AbortSignal;
   /**

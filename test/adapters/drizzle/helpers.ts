@@ -17,7 +17,7 @@ export interface BackfillRun<Id> {
  */
 export async function runBackfill<Id>(
   store: DrizzleStore<Id>,
-  options: { reembed?: ReembedMode; pageSize?: number; target?: EmbeddingTarget } = {},
+  options: { reembed?: ReembedMode; pageSize?: number; firstPageSize?: number; target?: EmbeddingTarget } = {},
 ): Promise<BackfillRun<Id>> {
   const target = options.target ?? MODEL;
   const run = { scanned: [] as Id[], written: 0, conflicts: [] as Id[], pages: [] as number[] };
@@ -27,6 +27,7 @@ export async function runBackfill<Id>(
       ...target,
       reembed: options.reembed ?? "stale",
       pageSize: options.pageSize ?? 7,
+      ...(options.firstPageSize === undefined ? {} : { firstPageSize: options.firstPageSize }),
     })) {
       run.pages.push(page.length);
       run.scanned.push(...page.map((item) => item.id));

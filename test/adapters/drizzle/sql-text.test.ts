@@ -116,6 +116,21 @@ describeEachDatabase("drizzleStore with a SQL text recipe", (database) => {
     expect(await scanAll(store(), "missing")).toEqual([]);
   });
 
+  it("reads a short first page when asked (firstPageSize), then pageSize, counting all on the first", async () => {
+    const pages: number[] = [];
+    const counts: number[] = [];
+    const scan = store().scan({
+      ...MODEL,
+      reembed: "stale",
+      pageSize: 4,
+      firstPageSize: 2,
+      onCount: ({ rows }) => counts.push(rows),
+    });
+    for await (const page of scan) pages.push(page.length);
+    expect(pages).toEqual([2, 4, 3]);
+    expect(counts).toEqual([9]);
+  });
+
   it("runs backfill() with the count of the scan's own query; a NULL text is empty_input", async () => {
     const provider = scriptedProvider({ dimensions: DIMENSIONS, limits: { maxInputsPerRequest: 4 } });
     const starts: BackfillProgress[] = [];

@@ -120,6 +120,18 @@ describeEachDatabase("drizzleStore", (database) => {
     expect(parseVector(stored!.embedding).map(Math.fround)).toEqual(Array.from(expected));
   });
 
+  it("reads a short first page when asked (firstPageSize), then pageSize: every row once", async () => {
+    for (const reembed of ["stale", "missing"] as const) {
+      const run = await runBackfill(store(), { reembed, pageSize: 7, firstPageSize: 3 });
+      expect(run.pages).toEqual(reembed === "stale" ? [3, 7, 7, 6] : []);
+      expect(run.scanned).toEqual(reembed === "stale" ? Array.from({ length: 23 }, (_, i) => i + 1) : []);
+    }
+    // A first page larger than pageSize is pageSize.
+    expect((await runBackfill(store(), { reembed: "all", pageSize: 7, firstPageSize: 50 })).pages).toEqual([
+      7, 7, 7, 2,
+    ]);
+  });
+
   it("re-runs write nothing new and never duplicate rows", async () => {
     await runBackfill(store());
     const again = await runBackfill(store());
