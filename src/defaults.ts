@@ -98,10 +98,19 @@ export const SCAN = {
 export const PACING = {
   /** Burst allowance at the start: one second of the limits, the shortest period providers document. */
   initialBurstMs: 1000,
-  /** Until the allowance confirmed reaches this, it grows by `probeRequests` requests at a time. */
+  /**
+   * Requests reach the API unevenly by up to about this much (the client's event loop, the network):
+   * ordinary requests keep this far below the allowance (at most a quarter of it); one probe at a
+   * time goes to its edge.
+   */
+  edgeMarginMs: 100,
+  /**
+   * Until a level beyond this is confirmed, the allowance is tested one request at a time: one
+   * probe in flight, one request beyond the level confirmed (a one-second bucket costs one 429). A
+   * little over `initialBurstMs`: a level is known within estimates and timing, and a probe that
+   * succeeded just beyond one second proves little.
+   */
   carefulBurstMs: 1050,
-  /** Requests sent beyond the confirmed allowance while probing a possible one-second bucket. */
-  probeRequests: 1,
   /** Largest allowance: a minute of the limits, the per-minute figure itself. */
   maxBurstMs: 60_000,
   /** Smallest allowance. */

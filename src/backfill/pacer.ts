@@ -43,6 +43,8 @@ export interface PaceTicket {
   /** Tokens and requests charged so far, this one included (to read `x-ratelimit-remaining-*`). */
   readonly sentTokens: number;
   readonly sentRequests: number;
+  /** Whether it went beyond the margin kept below the allowance, testing whether the API allows more. */
+  readonly probe: boolean;
 }
 
 /** Settings of the {@link Pacer}. */
@@ -63,10 +65,14 @@ export interface PacerOptions {
  * the minute's total is still under the limit), and only 429s tell which:
  *
  * - It starts at one second of the limits ({@link PACING}.initialBurstMs), the shortest enforcement
- *   period a provider documents. Until the first 429 it grows as requests sent at the edge of the
- *   allowance succeed: one request beyond the level confirmed up to 1.05 s (so a one-second bucket
- *   costs a 429 or two), then doubling the level confirmed, up to a minute (a sliding window is
- *   found in seconds; a bucket between costs the requests sent beyond it in one step).
+ *   period a provider documents. Requests reach the API unevenly (the event loop, the network), so
+ *   they keep a margin ({@link PACING}.edgeMarginMs) below the allowance: an API whose bucket holds
+ *   exactly the allowance does not refuse requests that arrive a little bunched. Only a *probe*, one
+ *   request at a time, goes to the edge.
+ * - Until the first 429 the allowance grows as requests sent at its edge succeed: one request
+ *   beyond the level confirmed (one probe at a time) until a level beyond one second is confirmed (so
+ *   a one-second bucket costs one 429), then doubling the level confirmed, up to a minute (a sliding window is found in seconds; a
+ *   bucket between costs the requests sent beyond it in one step).
  * - A 429 on a request sent near the allowance means the API's bucket is smaller: the allowance
  *   shrinks below the level that was refused, the pacer waits for the API's bucket to refill, and
  *   the allowance then grows back slowly (~1% a second while it is what holds requests back).
@@ -85,13 +91,14 @@ export class Pacer {
   private burstMs: number = PACING.initialBurstMs;
   private confirmedMs = 0;
   private phase: "start" | "steady" = "start";
+  /** The probe in flight (its ticket), if any. */
+  private probe: PaceTicket | undefined;
   private lastGrowth: number | undefined;
   private lastDecrease = Number.NEGATIVE_INFINITY;
   private lastRateDecrease = Number.NEGATIVE_INFINITY;
   /** When the recent decreases happened. */
   private decreases: number[] = [];
   private pausedUntil = 0;
-  private unitMs = 0;
   private sentTokens = 0;
   private sentRequests = 0;
   /** Admitted requests of the last minute (send time, tokens), to learn unknown rates. */
@@ -134,14 +141,46 @@ export class Pacer {
     return Math.max(0, (this.burstMs - this.tokens.level(this.now())) * this.tokens.perMs);
   }
 
+  /** Whether the allowance is still tested a request at a time (no level beyond a second confirmed). */
+  private get careful(): boolean {
+    return this.phase === "start" && this.confirmedMs <= PACING.carefulBurstMs;
+  }
+
+  /**
+   * The level the allowance is known to hold: in the careful start, the level confirmed (at least
+   * the initial allowance); after it, the allowance.
+   */
+  private get edgeMs(): number {
+    return this.careful ? Math.max(PACING.initialBurstMs, this.confirmedMs) : this.burstMs;
+  }
+
   /** Milliseconds until a request of `tokens` may go (0: now). */
   delay(tokens: number): number {
     const now = this.now();
+    const ordinary = this.wait(tokens, now, false);
+    return this.probe ? ordinary : Math.min(ordinary, this.wait(tokens, now, true));
+  }
+
+  /** The margin ordinary requests keep below the edge: at most a quarter of it. */
+  private get marginMs(): number {
+    return Math.min(PACING.edgeMarginMs, this.edgeMs / 4);
+  }
+
+  /**
+   * The wait of an ordinary request (to the edge less the margin for uneven arrival) or, while no
+   * probe is in flight, of one that may go further: to the edge, and in the careful start one
+   * request beyond it (those that fill the margin go first; the one that lands beyond the edge is
+   * the probe).
+   */
+  private wait(tokens: number, now: number, probe: boolean): number {
+    const edge = this.edgeMs;
     let wait = Math.max(0, this.pausedUntil - now);
     for (const [rate, units] of this.dimensions(tokens)) {
       const cost = units / rate.perMs;
+      let allowance = edge - this.marginMs;
+      if (probe) allowance = this.careful ? edge + cost : edge;
       // A request larger than the allowance goes alone, once nothing else is in use.
-      wait = Math.max(wait, rate.level(now) + cost - Math.max(this.burstMs, cost));
+      wait = Math.max(wait, rate.level(now) + cost - Math.max(allowance, cost));
     }
     // Sums of fractions of a millisecond: a rounding error is no wait.
     return wait > 1e-3 ? wait : 0;
@@ -150,6 +189,9 @@ export class Pacer {
   /** Charges a request that goes now. */
   take(tokens: number): PaceTicket {
     const now = this.now();
+    // Where a probe lands: beyond the edge in the careful start (the margin is filled on the way),
+    // else beyond the margin.
+    const probeFrom = this.careful ? this.edgeMs : this.edgeMs - this.marginMs;
     let levelMs = 0;
     let sizeMs = 0;
     for (const [rate, units] of this.dimensions(tokens)) {
@@ -158,10 +200,25 @@ export class Pacer {
       levelMs = Math.max(levelMs, rate.tat - now);
       sizeMs = Math.max(sizeMs, cost);
     }
-    this.unitMs = this.unitMs === 0 ? sizeMs : this.unitMs * 0.8 + sizeMs * 0.2;
+    const probe = levelMs > probeFrom + 1e-6;
     this.sentTokens += tokens;
     this.sentRequests += 1;
-    return { at: now, tokens, levelMs, sizeMs, sentTokens: this.sentTokens, sentRequests: this.sentRequests };
+    const ticket: PaceTicket = {
+      at: now,
+      tokens,
+      levelMs,
+      sizeMs,
+      sentTokens: this.sentTokens,
+      sentRequests: this.sentRequests,
+      probe,
+    };
+    if (probe) this.probe = ticket;
+    return ticket;
+  }
+
+  /** A request ended otherwise (an error, an abort): a probe it was may be sent again. */
+  onFailure(ticket: PaceTicket): void {
+    if (this.probe === ticket) this.probe = undefined;
   }
 
   /**
@@ -170,6 +227,7 @@ export class Pacer {
    */
   onSuccess(ticket: PaceTicket, billedTokens?: number, rateLimit?: RateLimitInfo): void {
     const now = this.now();
+    if (this.probe === ticket) this.probe = undefined;
     const billed = billedTokens ?? ticket.tokens;
     if (this.tokens && billed !== ticket.tokens)
       this.tokens.tat -= (ticket.tokens - billed) / this.tokens.perMs;
@@ -186,6 +244,7 @@ export class Pacer {
    */
   onRateLimited(ticket: PaceTicket, retryAfterMs?: number): void {
     const now = this.now();
+    if (this.probe === ticket) this.probe = undefined;
     const refusedAt = this.levelAt(ticket, now);
     this.refund(ticket);
     if (!this.requests && !this.tokens) {
@@ -261,10 +320,7 @@ export class Pacer {
     if (this.phase === "start") {
       // The level it reached as known now (estimates since replaced by bills), not as charged.
       this.confirmedMs = Math.max(this.confirmedMs, this.levelAt(ticket, now));
-      const next =
-        this.confirmedMs < PACING.carefulBurstMs
-          ? this.confirmedMs + PACING.probeRequests * Math.max(this.unitMs, ticket.sizeMs)
-          : this.confirmedMs * 2;
+      const next = this.careful ? this.confirmedMs : this.confirmedMs * 2;
       this.burstMs = Math.min(PACING.maxBurstMs, Math.max(this.burstMs, next));
       return;
     }
@@ -272,7 +328,7 @@ export class Pacer {
     this.lastGrowth = now;
     if (elapsed <= 0) return;
     const rested = now - this.lastDecrease >= PACING.burstRegrowthDelayMs;
-    if (rested && ticket.levelMs >= this.burstMs - 2 * ticket.sizeMs) {
+    if (rested && ticket.levelMs >= this.burstMs - PACING.edgeMarginMs - 2 * ticket.sizeMs) {
       this.burstMs = Math.min(
         PACING.maxBurstMs,
         this.burstMs * (1 + (PACING.burstRegrowth * elapsed) / 1000),
@@ -333,7 +389,9 @@ export class Pacer {
       if (rate) {
         // What the API can take now: what it had left, refilled since, less what went since.
         const room = remaining + (now - ticket.at) * rate.perMs - sentSince;
-        rate.tat = Math.max(rate.tat, now + this.burstMs - room / rate.perMs);
+        // The most any request may count on (a probe in the careful start: one request beyond the edge).
+        const top = this.edgeMs + (this.careful ? next / rate.perMs : 0);
+        rate.tat = Math.max(rate.tat, now + top - room / rate.perMs);
       } else if (resetMs !== undefined && remaining - sentSince < next) {
         this.pausedUntil = Math.max(this.pausedUntil, ticket.at + resetMs);
       }

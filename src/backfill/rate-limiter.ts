@@ -254,7 +254,11 @@ export class RateLimiter {
         // The request itself waits what the API asked; the pacer paces its retry with the rest.
         return retryAfterMs ?? (this.paced ? 0 : undefined);
       },
-      failed: () => once(() => end(undefined)),
+      failed: () =>
+        once(() => {
+          end(undefined);
+          this.pacer.onFailure(ticket);
+        }),
     };
   }
 

@@ -25,49 +25,70 @@ function pacer(limits: { requestsPerMinute?: number; tokensPerMinute?: number })
 describe("Pacer: pacing", () => {
   test("lets one second of the limits out at once, then spreads requests at the rate", () => {
     const { p, clock, burst } = pacer({ tokensPerMinute: 60_000 });
-    expect(burst(100)).toHaveLength(10); // 1,000 tokens: one second's worth
-    expect(p.delay(100)).toBe(100);
-    clock.now += 50;
-    expect(p.delay(100)).toBe(50);
-    clock.now += 50;
+    const first = burst(100);
+    // One second's worth (1,000 tokens) and one request more: the probe, testing whether the API
+    // allows more than a second. Ordinary requests keep a margin below the edge; this first burst
+    // fills it on the way to the probe.
+    expect(first).toHaveLength(11);
+    expect(first.map((t) => t.probe)).toEqual([...Array(10).fill(false), true]);
+    // The probe out, the next request waits for its 100 tokens, the probe's, and the margin.
+    const margin = PACING.edgeMarginMs;
+    expect(p.delay(100)).toBe(200 + margin);
+    clock.now += 100;
+    expect(p.delay(100)).toBe(100 + margin);
+    clock.now += 100 + margin;
     expect(burst(100)).toHaveLength(1);
-    // A whole minute later the burst is back, never more.
+    // A whole minute later the burst is back, never more; the probe still out, only up to the margin.
     clock.now += 60_000;
-    expect(burst(100)).toHaveLength(10);
+    expect(burst(100)).toHaveLength((1000 - margin) / 100);
+  });
+
+  test("one probe at a time: a probe that failed otherwise (an error, an abort) frees the edge for the next", () => {
+    const { p, clock, burst } = pacer({ tokensPerMinute: 60_000 });
+    const sent = burst(100);
+    const probe = sent.at(-1)!;
+    expect(probe.probe).toBe(true);
+    clock.now += 1_000; // level 100: room for a probe, not for an ordinary request
+    const room = 1000 - PACING.edgeMarginMs - 100;
+    expect(p.delay(room + 1)).toBe(1);
+    p.onFailure(sent[0]!); // not the probe: changes nothing
+    expect(p.delay(room + 1)).toBe(1);
+    p.onFailure(probe);
+    expect(p.delay(room + 1)).toBe(0);
   });
 
   test("paces requests per minute the same way, and a request needs room in both", () => {
     const { p, clock, burst } = pacer({ requestsPerMinute: 600, tokensPerMinute: 60_000 });
-    expect(burst(50)).toHaveLength(10); // 10 requests a second bind first (500 of 1,000 tokens)
-    expect(p.delay(50)).toBe(100);
-    clock.now += 100;
+    // 10 requests a second bind first (500 of 1,000 tokens), and the probe beyond them.
+    expect(burst(50)).toHaveLength(11);
+    expect(p.delay(50)).toBe(200 + PACING.edgeMarginMs);
+    clock.now += 200 + PACING.edgeMarginMs;
     expect(p.delay(50)).toBe(0);
-    expect(p.delay(700)).toBe(100); // room for a request, not for its tokens (400 in use)
+    expect(p.delay(700)).toBe(50); // room for a request, not for its tokens (250 in use)
   });
 
   test("answered requests count the tokens billed; refused ones count nothing", () => {
     const { p, burst } = pacer({ tokensPerMinute: 60_000 });
-    const [first, second] = burst(500);
-    expect(p.delay(100)).toBe(100);
-    p.onSuccess(first!, 300); // estimated 500, billed 300: 200 back
-    expect(p.delay(100)).toBe(0);
-    p.take(100);
-    p.onRateLimited(second!); // the API did not count it; its bucket is empty though
+    const [first, , probe] = burst(400); // levels 400, 800, and the probe at 1,200
+    expect(probe!.probe).toBe(true);
+    const ordinary = 1000 - PACING.edgeMarginMs;
+    expect(p.delay(100)).toBe(1200 + 100 - ordinary);
+    p.onSuccess(first!, 200); // estimated 400, billed 200: 200 back
+    expect(p.delay(100)).toBe(1000 + 100 - ordinary);
+    p.onRateLimited(probe!); // the API did not count it; its bucket is empty though
     expect(p.burst).toBeLessThan(1000);
   });
 });
 
 describe("Pacer: what it learns", () => {
-  test("until the first 429, successes at the edge grow the allowance: a request at a time up to 1.05 s, then doubling to a minute", () => {
+  test("until the first 429, successes at the edge grow the allowance: a probe at a time beyond one second, then doubling to a minute", () => {
     const { p, burst } = pacer({ tokensPerMinute: 60_000 });
-    const first = burst(100);
-    expect(p.burst).toBe(PACING.initialBurstMs);
-    for (const ticket of first) p.onSuccess(ticket, 100);
-    expect(p.burst).toBe(1100); // confirmed 1,000, plus one request
-    const probe = burst(100);
-    expect(probe).toHaveLength(1);
-    p.onSuccess(probe[0]!, 100);
-    expect(p.burst).toBe(2200); // beyond 1.05 s: no one-second bucket, double
+    const first = burst(100); // a second's worth, then the probe at 1,100
+    for (const ticket of first.slice(0, -1)) p.onSuccess(ticket, 100);
+    expect(p.burst).toBe(PACING.initialBurstMs); // levels up to a second: nothing learned
+    expect(burst(100)).toHaveLength(0); // one probe at a time
+    p.onSuccess(first.at(-1)!, 100);
+    expect(p.burst).toBe(2200); // beyond a second: no one-second bucket, double
     const steps: number[] = [];
     for (let edge = burst(100); edge.length > 0; edge = burst(100)) {
       p.onSuccess(edge.at(-1)!, 100);
@@ -79,10 +100,11 @@ describe("Pacer: what it learns", () => {
 
   test("a 429 near the allowance shrinks it below the refused level, waits for the API's bucket to refill, then regrows slowly", () => {
     const { p, clock, burst } = pacer({ tokensPerMinute: 60_000 });
-    for (const ticket of burst(100)) p.onSuccess(ticket, 100);
-    const [refused] = burst(100); // level 1,100: over a one-second bucket
+    const sent = burst(100);
+    for (const ticket of sent.slice(0, -1)) p.onSuccess(ticket, 100);
+    const refused = sent.at(-1)!; // the probe, at 1,100: over a one-second bucket
     clock.now += 20;
-    p.onRateLimited(refused!);
+    p.onRateLimited(refused);
     expect(p.burst).toBeCloseTo(1100 * PACING.burstShrink, 0);
     // The API's bucket is empty: the next request waits until it has refilled that request.
     const wait = p.delay(100);
