@@ -107,10 +107,10 @@ export const PACING = {
   /**
    * Until a level beyond this is confirmed, the allowance is tested one request at a time: one
    * probe in flight, one request beyond the level confirmed (a one-second bucket costs one 429). A
-   * little over `initialBurstMs`: a level is known within estimates and timing, and a probe that
-   * succeeded just beyond one second proves little.
+   * little over `initialBurstMs`: a level is known within the estimates of the requests in flight,
+   * and a probe that succeeded just beyond one second proves little.
    */
-  carefulBurstMs: 1050,
+  carefulBurstMs: 1020,
   /** Largest allowance: a minute of the limits, the per-minute figure itself. */
   maxBurstMs: 60_000,
   /** Smallest allowance. */

@@ -43,7 +43,10 @@ export interface PaceTicket {
   /** Tokens and requests charged so far, this one included (to read `x-ratelimit-remaining-*`). */
   readonly sentTokens: number;
   readonly sentRequests: number;
-  /** Whether it went beyond the margin kept below the allowance, testing whether the API allows more. */
+  /**
+   * Whether it tests whether the API allows more: it went beyond the level ordinary requests keep to
+   * (in the careful start, beyond the level confirmed). One is in flight at a time.
+   */
   readonly probe: boolean;
 }
 
@@ -70,9 +73,10 @@ export interface PacerOptions {
  *   exactly the allowance does not refuse requests that arrive a little bunched. Only a *probe*, one
  *   request at a time, goes to the edge.
  * - Until the first 429 the allowance grows as requests sent at its edge succeed: one request
- *   beyond the level confirmed (one probe at a time) until a level beyond one second is confirmed (so
- *   a one-second bucket costs one 429), then doubling the level confirmed, up to a minute (a sliding window is found in seconds; a
- *   bucket between costs the requests sent beyond it in one step).
+ *   beyond the level confirmed (one probe at a time, after the requests that fill the margin) until
+ *   a level beyond 1.02 s is confirmed (so a one-second bucket costs one 429, or the few that arrive
+ *   bunched with it), then doubling the level confirmed, up to a minute (a sliding window is found
+ *   in seconds; a bucket between costs the requests sent beyond it in one step).
  * - A 429 on a request sent near the allowance means the API's bucket is smaller: the allowance
  *   shrinks below the level that was refused, the pacer waits for the API's bucket to refill, and
  *   the allowance then grows back slowly (~1% a second while it is what holds requests back).
