@@ -17,7 +17,12 @@ export interface BackfillRun<Id> {
  */
 export async function runBackfill<Id>(
   store: DrizzleStore<Id>,
-  options: { reembed?: ReembedMode; pageSize?: number; firstPageSize?: number; target?: EmbeddingTarget } = {},
+  options: {
+    reembed?: ReembedMode;
+    pageSize?: number;
+    firstPageSize?: number;
+    target?: EmbeddingTarget;
+  } = {},
 ): Promise<BackfillRun<Id>> {
   const target = options.target ?? MODEL;
   const run = { scanned: [] as Id[], written: 0, conflicts: [] as Id[], pages: [] as number[] };
