@@ -506,9 +506,12 @@ function reading(input: ReportInput, find: Find, boundOf: (m: Measured) => Bound
     out.push(
       "**Token buckets (1 s of each limit).** Every run here is rate-bound: the bound is the bucket plus the" +
         " per-second rate. (a) starts with a burst of one second of the limits (what the bucket holds), then" +
-        " spreads requests at the rate; a request a time beyond the confirmed level tests whether the API allows" +
-        " more, and the first 429 there sets the allowance just below the level refused, after which it paces" +
-        ` with no further loss. ${refused} of ${requests} requests were refused over all bucket runs; the farthest` +
+        " spreads requests at the rate, 100 ms of the limits below its allowance (requests reach the API" +
+        " bunched); one probe at a time, a request beyond the level confirmed, tests whether the API allows" +
+        " more, and the first 429 sets the allowance just below the level refused, after which it paces" +
+        " with no further loss. The probe's refusal comes with those of the requests that filled the margin" +
+        " on its way and reached the API bunched with it: a few per run, more where a request is a smaller" +
+        ` share of a second (tier 3) or where the database shares the client's core (PGlite). ${refused} of ${requests} requests were refused over all bucket runs; the farthest` +
         ` from its bound: ${describe(worst)}. What remains above the bound is the last request's own latency` +
         " (the bound charges one input's), the first ~0.2 s of the run before the first request (counting the" +
         " pending rows and reading the first page), and the pause that follows the first 429 (the pacer lets the" +
@@ -542,9 +545,10 @@ function reading(input: ReportInput, find: Find, boundOf: (m: Measured) => Bound
           " latency), reachable only by sending everything at once. (a) cannot know at the start that the API" +
           " would take it: the same burst against a one-second bucket would be refused almost whole (the 429" +
           " target allows 2 or 3 refusals in a 5,000-skill run). So it starts at one second of the limits and" +
-          " grows the allowance as requests at its edge succeed — a request at a time up to 1.05 s, so that a" +
-          " one-second bucket costs one or two 429s, then doubling — which costs about a second at tier 1 and" +
-          " two at tier 3, where a request is a smaller share of a second. That probing, not the per-request work," +
+          " grows the allowance as requests at its edge succeed — one probe request at a time until a level" +
+          " beyond 1.02 s is confirmed, so that a one-second bucket costs one 429 or a few, then doubling, a" +
+          " round trip per step — which costs two to three seconds of round trips before the allowance holds" +
+          " the work. That probing, not the per-request work," +
           " is what separates (a) from this bound; a client told the API's shape (or ignoring the bucket" +
           " case) would start at a minute and be at the machine's floor.",
         "",
