@@ -12,15 +12,20 @@ export type EmbeddingEncoding =
    */
   | "offset-binary";
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 /**
  * Decodes standard base64 (padding optional). Returns `undefined` for anything else, where Node's
- * decoder would silently skip the characters it does not know and return fewer bytes.
+ * decoder would silently skip the characters it does not know (or stop at a `=` inside) and return
+ * fewer bytes. Checked by the bytes' count rather than a regular expression over the text: every
+ * character the decoder skips costs at least a byte, and a vector's base64 is kilobytes long.
  */
 export function decodeBase64(text: string): Uint8Array | undefined {
-  if (text.length % 4 === 1 || !BASE64.test(text)) return undefined;
+  // `-` and `_` are base64url's: Node's decoder takes them, standard base64 has none.
+  if (text.length % 4 === 1 || text.includes("-") || text.includes("_")) return undefined;
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  // One character left over holds 6 bits, no byte: never valid (and it would hide a skipped one).
+  if ((text.length - padding) % 4 === 1) return undefined;
   const buffer = Buffer.from(text, "base64");
+  if (buffer.byteLength !== Math.floor(((text.length - padding) * 3) / 4)) return undefined;
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 

@@ -51,6 +51,22 @@ describe("decodeEmbedding", () => {
     expect(decodeBase64("AA=A")).toBeUndefined();
     expect(decodeBase64("AACAPw")).toEqual(new Uint8Array([0, 0, 128, 63]));
   });
+
+  it("accepts exactly the strings of standard base64's grammar (padding optional), decoded as Buffer decodes them", () => {
+    const grammar = /^[A-Za-z0-9+/]*={0,2}$/;
+    const char = fc.constantFrom(..."AQgw09+/=-_ !\né\u0000".split(""));
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 24 }), (chars) => {
+        const text = chars.join("");
+        const data = text.replace(/={1,2}$/, "").length; // "A=" holds no byte: refused too
+        const valid = text.length % 4 !== 1 && data % 4 !== 1 && grammar.test(text);
+        const decoded = decodeBase64(text);
+        expect(decoded !== undefined).toBe(valid);
+        if (decoded) expect(Buffer.from(decoded)).toEqual(Buffer.from(text, "base64"));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
 });
 
 describe("rate-limit headers", () => {
