@@ -171,20 +171,23 @@ export class Pacer {
   }
 
   /**
-   * The wait of an ordinary request (to the edge less the margin for uneven arrival) or, while no
-   * probe is in flight, of one that may go further: to the edge, and in the careful start one
-   * request beyond it (those that fill the margin go first; the one that lands beyond the edge is
-   * the probe).
+   * The level a request costing `costMs` may take a rate to: an ordinary request, the edge less the
+   * margin for uneven arrival; one that may go further while no probe is in flight, the edge, and in
+   * the careful start one request beyond it (those that fill the margin go first; the one that lands
+   * beyond the edge is the probe).
    */
+  private allowanceMs(costMs: number, probe: boolean): number {
+    if (!probe) return this.edgeMs - this.marginMs;
+    return this.careful ? this.edgeMs + costMs : this.edgeMs;
+  }
+
+  /** The wait of an ordinary request, or of one that may go as far as a probe (see `allowanceMs`). */
   private wait(tokens: number, now: number, probe: boolean): number {
-    const edge = this.edgeMs;
     let wait = Math.max(0, this.pausedUntil - now);
     for (const [rate, units] of this.dimensions(tokens)) {
       const cost = units / rate.perMs;
-      let allowance = edge - this.marginMs;
-      if (probe) allowance = this.careful ? edge + cost : edge;
       // A request larger than the allowance goes alone, once nothing else is in use.
-      wait = Math.max(wait, rate.level(now) + cost - Math.max(allowance, cost));
+      wait = Math.max(wait, rate.level(now) + cost - Math.max(this.allowanceMs(cost, probe), cost));
     }
     // Sums of fractions of a millisecond: a rounding error is no wait.
     return wait > 1e-3 ? wait : 0;
@@ -332,7 +335,7 @@ export class Pacer {
     this.lastGrowth = now;
     if (elapsed <= 0) return;
     const rested = now - this.lastDecrease >= PACING.burstRegrowthDelayMs;
-    if (rested && ticket.levelMs >= this.burstMs - PACING.edgeMarginMs - 2 * ticket.sizeMs) {
+    if (rested && ticket.levelMs >= this.allowanceMs(0, false) - 2 * ticket.sizeMs) {
       this.burstMs = Math.min(
         PACING.maxBurstMs,
         this.burstMs * (1 + (PACING.burstRegrowth * elapsed) / 1000),
@@ -393,8 +396,8 @@ export class Pacer {
       if (rate) {
         // What the API can take now: what it had left, refilled since, less what went since.
         const room = remaining + (now - ticket.at) * rate.perMs - sentSince;
-        // The most any request may count on (a probe in the careful start: one request beyond the edge).
-        const top = this.edgeMs + (this.careful ? next / rate.perMs : 0);
+        // The most any request may count on: a probe's allowance.
+        const top = this.allowanceMs(next / rate.perMs, true);
         rate.tat = Math.max(rate.tat, now + top - room / rate.perMs);
       } else if (resetMs !== undefined && remaining - sentSince < next) {
         this.pausedUntil = Math.max(this.pausedUntil, ticket.at + resetMs);
