@@ -182,7 +182,7 @@ class BackfillRun<Id> implements Run<Id> {
         ...this.target,
         reembed: o.reembed,
         pageSize: o.pageSize,
-        firstPageSize: Math.min(o.pageSize, SCAN.firstPageSize),
+        firstPageSize: SCAN.firstPageSize,
         signal: o.signal,
         retryRefused: o.retryRefused,
         ...(counting ? { onCount: start } : {}),
