@@ -1,6 +1,6 @@
 /* The emulator of `bench/trace.ts`, in a process of its own (started with `fork()`; not run by hand). */
 import { createEmbeddingsEmulator } from "../src/testing/index.js";
-import { LATENCY, TIERS, type TierName } from "./scenarios.js";
+import { LATENCY, SHAPES, type ShapeName, TIERS, type TierName } from "./scenarios.js";
 
 export interface TraceCall {
   /** When the emulator admitted or refused it (ms since 1970). */
@@ -14,13 +14,10 @@ export type TraceMessage =
   | { readonly type: "calls"; readonly calls: TraceCall[] };
 
 const [shape, tier] = process.argv.slice(2);
+// The limits and their enforcement exactly as `npm run bench` sets them.
 const emulator = createEmbeddingsEmulator({
   latency: LATENCY,
-  rateLimits: {
-    ...TIERS[Number(tier) as TierName],
-    enforcement: shape === "window" ? "sliding-window" : "token-bucket",
-    burstSeconds: 1,
-  },
+  rateLimits: { ...TIERS[Number(tier) as TierName], ...SHAPES[shape as ShapeName] },
   maxRecordedCalls: 1_000_000,
 });
 const server = await emulator.listen();

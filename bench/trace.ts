@@ -10,7 +10,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runLibrary } from "./contenders/library.js";
 import { dropSeed, openDatabase, prepareSeed } from "./db.js";
-import { DUPLICATE_RATE, librarySettings, SEED, TIERS, type TierName } from "./scenarios.js";
+import { DUPLICATE_RATE, librarySettings, SEED, SHAPES, TIERS, type TierName } from "./scenarios.js";
 import type { TraceCall, TraceMessage } from "./trace-emulator.js";
 
 const [shapeArg = "bucket", tierArg = "1", kindArg = "node-postgres", rowsArg = "5000"] =
@@ -65,7 +65,8 @@ function summarize(
   );
   // The API's token bucket replayed from its log (meaningful for the bucket shape).
   const perMs = TIERS[tier].tokensPerMinute / 60_000;
-  const capacity = perMs * 1000;
+  const bucketMs = SHAPES.bucket.burstSeconds * 1000;
+  const capacity = perMs * bucketMs;
   let available = capacity;
   let previous = first;
   for (const call of calls) {
@@ -73,7 +74,7 @@ function summarize(
     previous = call.at;
     if (call.status === 429) {
       console.log(
-        `  429 at ${call.at - t0} ms: the API's bucket at ${((capacity - available) / perMs).toFixed(0)} ms of 1,000`,
+        `  429 at ${call.at - t0} ms: the API's bucket at ${((capacity - available) / perMs).toFixed(0)} ms of ${bucketMs}`,
       );
     } else if (call.status === 200) available -= call.tokens;
   }
