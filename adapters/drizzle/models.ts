@@ -54,6 +54,27 @@ export async function activeModel(
   );
 }
 
+/** The store's version, when the target tracks versions: what a model's vectors are matched at. */
+function trackedVersion(config: StoreConfig): string | undefined {
+  return config.target.version ? config.version : undefined;
+}
+
+/** `voyage-4 (version 2)`, for messages. */
+function modelLabel(model: string, version: string | undefined): string {
+  return version === undefined ? model : `${model} (version ${version})`;
+}
+
+/** Locks the target's row in the table of active models for the transaction (see `lockActiveModel`). */
+function lockActive(
+  config: StoreConfig,
+  session: PgSession,
+  active: Extract<ActiveConfig, { kind: "table" }>,
+): Promise<ActiveModel | undefined> {
+  return guard(`Locking the active model of ${config.target.name.display}`, () =>
+    lockActiveModel(session, active.table, targetId(config), active.create),
+  );
+}
+
 /** Options of `cutover()`. */
 export interface CutoverOptions {
   /** The model to make active: its vectors (at the store's `version`) must cover every row. */
@@ -103,20 +124,18 @@ export async function cutover(
   // The whole table: a partition's or a key range's coverage says nothing about the other rows.
   const whole: StoreConfig = { ...config, partition: undefined, range: undefined };
   delete (whole as { keys?: unknown }).keys;
-  const version = config.target.version ? config.version : undefined;
+  const version = trackedVersion(config);
   return context.serial.run(() =>
     inTransaction(db, async (tx) => {
       const session = sessionOf(tx, true);
-      const previous = await guard(`Locking the active model of ${config.target.name.display}`, () =>
-        lockActiveModel(session, active.table, targetId(config), active.create),
-      );
+      const previous = await lockActive(config, session, active);
       const coverage = await countCoverage(whole, tx, model, signal, { serial: { run: (work) => work() } });
       if (coverage.total === 0 || coverage.embedded < coverage.total) {
         const short = coverage.total - coverage.embedded;
         throw new StoreError(
           coverage.total === 0
             ? `Not switching ${config.target.name.display} to ${model}: the source has no rows, so no coverage can be checked.`
-            : `Not switching ${config.target.name.display} to ${model}${version === undefined ? "" : ` (version ${version})`}: ${coverage.embedded.toLocaleString("en-US")} of ${coverage.total.toLocaleString("en-US")} rows have a current vector of it (${coverage.missing.toLocaleString("en-US")} missing, ${coverage.stale.toLocaleString("en-US")} stale); run backfill() with its provider until all ${short.toLocaleString("en-US")} are embedded, then cut over.`,
+            : `Not switching ${config.target.name.display} to ${modelLabel(model, version)}: ${coverage.embedded.toLocaleString("en-US")} of ${coverage.total.toLocaleString("en-US")} rows have a current vector of it (${coverage.missing.toLocaleString("en-US")} missing, ${coverage.stale.toLocaleString("en-US")} stale); run backfill() with its provider until all ${short.toLocaleString("en-US")} are embedded, then cut over.`,
           { reason: "coverage_incomplete", coverage },
         );
       }
@@ -179,14 +198,12 @@ export async function pruneModel(config: StoreConfig, db: AnyPgDatabase, model: 
     const { active } = config;
     const current =
       active?.kind === "table"
-        ? await guard(`Locking the active model of ${target.name.display}`, () =>
-            lockActiveModel(session, active.table, targetId(config), active.create),
-          )
+        ? await lockActive(config, session, active)
         : await activeModel(config, session);
-    const version = target.version ? config.version : undefined;
+    const version = trackedVersion(config);
     if (current && current.model === model && current.version === version) {
       throw new StoreError(
-        `Not pruning ${model}${version === undefined ? "" : ` (version ${version})`} from ${target.name.display}: it is the active model, which searches use. Cut over to another model first.`,
+        `Not pruning ${modelLabel(model, version)} from ${target.name.display}: it is the active model, which searches use. Cut over to another model first.`,
         { reason: "unsupported" },
       );
     }
