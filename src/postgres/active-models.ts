@@ -38,6 +38,11 @@ interface ActiveRow extends Record<string, unknown> {
   readonly switched_at: Date | string;
 }
 
+/** The statement reading `target`'s row (a parameter, `$1`). */
+function selectRow(table: TableName): string {
+  return `select model, version, dimensions, switched_at from ${qualifiedName(table)} where target = $1`;
+}
+
 function fromRow(row: ActiveRow): ActiveModel {
   return {
     model: row.model,
@@ -61,10 +66,7 @@ export async function readActiveModel(
   // Once the table was seen, a search reads its row in one statement (no catalog lookup first).
   if (!seen.exists && !(await tableExists(session, table))) return undefined;
   seen.exists = true;
-  const [row] = await session.query<ActiveRow>(
-    `select model, version, dimensions, switched_at from ${qualifiedName(table)} where target = $1`,
-    [target],
-  );
+  const [row] = await session.query<ActiveRow>(selectRow(table), [target]);
   return row ? fromRow(row) : undefined;
 }
 
@@ -94,10 +96,7 @@ export async function lockActiveModel(
   await session.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [
     `relay.embeddings.active:${target}`,
   ]);
-  const [row] = await session.query<ActiveRow>(
-    `select model, version, dimensions, switched_at from ${qualifiedName(table)} where target = $1 for update`,
-    [target],
-  );
+  const [row] = await session.query<ActiveRow>(`${selectRow(table)} for update`, [target]);
   return row ? fromRow(row) : undefined;
 }
 
