@@ -180,3 +180,29 @@ async function seedTables(
   }
   await exec("analyze skills");
 }
+
+/**
+ * A database of its own on the real server for a bench script (`bench:models`, `bench:duplicates`):
+ * created empty, reached through a node-postgres pool of `max` connections, dropped `with (force)` by
+ * `drop()`. The pool ignores connection errors, which the forced drop causes.
+ */
+export async function scratchDatabase(
+  serverUrl: string,
+  prefix: string,
+  max = 3,
+): Promise<{ readonly pool: pg.Pool; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const pool = new pg.Pool({ connectionString: urlOf(serverUrl, name), max });
+  pool.on("error", () => {});
+  return {
+    pool,
+    async drop() {
+      await pool.end();
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}

@@ -15,13 +15,12 @@
  * Prints a Markdown report (for bench/RESULTS.md) with the command and `uptime`.
  */
 import { execSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { integer, pgTable, text, vector } from "drizzle-orm/pg-core";
-import pg from "pg";
 import { drizzleStore } from "../adapters/drizzle/index.js";
+import { scratchDatabase } from "./db.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -63,15 +62,8 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 }
 
 async function main() {
-  const name = `relay_bench_dup_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(serverUrl!);
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 3 });
-  // The database is dropped `with (force)` at the end: connections closing then must not crash the run.
-  pool.on("error", () => {});
+  const scratch = await scratchDatabase(serverUrl!, "relay_bench_dup");
+  const { pool } = scratch;
   const lines: string[] = [];
   const log = (line = "") => {
     lines.push(line);
@@ -210,9 +202,7 @@ async function main() {
     log();
     log(`Load at the end: \`${uptime()}\``);
   } finally {
-    await pool.end();
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
+    await scratch.drop();
   }
   return lines;
 }

@@ -15,13 +15,12 @@
  * Prints a Markdown report with the command and `uptime`.
  */
 import { execSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { integer, pgTable, text, uniqueIndex, vector } from "drizzle-orm/pg-core";
-import pg from "pg";
 import { anyVector, drizzleStore } from "../adapters/drizzle/index.js";
+import { scratchDatabase } from "./db.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -70,14 +69,8 @@ const randomVector = (dims: number, seed: string) =>
   `(select array_agg(sin(${seed} * 7919 + g * 104729.0 + ${dims}))::vector from generate_series(1, ${dims}) g)`;
 
 async function main() {
-  const name = `relay_bench_mm_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(serverUrl!);
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 3 });
-  pool.on("error", () => {});
+  const scratch = await scratchDatabase(serverUrl!, "relay_bench_mm");
+  const { pool } = scratch;
   const lines: string[] = [];
   const log = (line = "") => {
     lines.push(line);
@@ -219,9 +212,7 @@ async function main() {
       `cutover() to "${NEW.model}" (coverage of ${cut.coverage.total.toLocaleString("en-US")} rows counted in SQL, then the switch): ${ms(cutMs)}; \`coverage()\` alone (the count a cutover must make: every row's text hashed in SQL and joined): ${ms(coverageMs)} (${(cutMs / coverageMs).toFixed(2)}×); a bare \`count(*)\` of the source: ${ms(counted)}.`,
     );
   } finally {
-    await pool.end();
-    await admin.query(`drop database ${name} with (force)`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 
