@@ -18,12 +18,12 @@ import { fileURLToPath } from "node:url";
 import { backfill, consoleReporter, EmbeddingsError } from "@relay/embeddings";
 import { drizzleStore } from "@relay/embeddings/adapters/drizzle";
 import { voyageProvider } from "@relay/embeddings/providers/voyage";
-import { createEmbeddingsEmulator } from "@relay/embeddings/testing";
 import { config } from "dotenv";
 import { desc, eq, isNull, sql } from "drizzle-orm";
-import { SAMPLE_SKILLS } from "./skills/sample-skills.js";
 import { createSkillTables, skillEmbeddings, skills } from "./skills/schema.js";
+import { seedSampleSkills } from "./skills/seed.js";
 import { openDatabase } from "./support/database.js";
+import { voyageEndpoint } from "./support/voyage.js";
 
 config({ path: fileURLToPath(new URL("../.env.local", import.meta.url)), quiet: true });
 
@@ -47,29 +47,10 @@ async function backfillEmbeddings(): Promise<number> {
     const { db } = database;
     console.log(`Database: ${database.description}`);
     for (const statement of createSkillTables) await db.execute(statement);
-    if (database.embedded || process.argv.includes("--seed")) {
-      const seeded = await db
-        .insert(skills)
-        .values([...SAMPLE_SKILLS])
-        .onConflictDoNothing()
-        .returning({ id: skills.id });
-      console.log(
-        seeded.length > 0 ? `Seeded ${seeded.length} sample skills` : "Sample skills already seeded",
-      );
-    }
+    await seedSampleSkills(database);
 
-    let apiKey = process.env.VOYAGE_API_KEY;
-    const threshold = apiKey ? DUPLICATE_THRESHOLD.real : DUPLICATE_THRESHOLD.emulator;
-    let baseURL = process.env.VOYAGE_BASE_URL || undefined;
-    if (!apiKey) {
-      const server = await createEmbeddingsEmulator().listen();
-      closers.push(() => server.close());
-      apiKey = "emulator";
-      baseURL = server.voyageBaseUrl;
-      console.log(
-        `VOYAGE_API_KEY is not set: using the local Voyage emulator at ${baseURL} (stand-in vectors, not real embeddings)`,
-      );
-    }
+    const { apiKey, baseURL, emulated } = await voyageEndpoint(closers);
+    const threshold = emulated ? DUPLICATE_THRESHOLD.emulator : DUPLICATE_THRESHOLD.real;
     const provider = voyageProvider({ model: EMBEDDING_MODEL, apiKey, baseURL });
 
     const store = drizzleStore({

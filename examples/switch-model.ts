@@ -34,13 +34,13 @@ import {
 } from "@relay/embeddings";
 import { anyVector, drizzleStore } from "@relay/embeddings/adapters/drizzle";
 import { voyageProvider } from "@relay/embeddings/providers/voyage";
-import { createEmbeddingsEmulator } from "@relay/embeddings/testing";
 import { config } from "dotenv";
 import { sql } from "drizzle-orm";
 import { pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
-import { SAMPLE_SKILLS } from "./skills/sample-skills.js";
 import { createSkillTables, skills } from "./skills/schema.js";
+import { seedSampleSkills } from "./skills/seed.js";
 import { openDatabase } from "./support/database.js";
+import { voyageEndpoint } from "./support/voyage.js";
 
 config({ path: fileURLToPath(new URL("../.env.local", import.meta.url)), quiet: true });
 
@@ -108,28 +108,9 @@ async function switchModel(): Promise<number> {
     const { db } = database;
     console.log(`Database: ${database.description}`);
     for (const statement of [...createSkillTables, ...createTargetTable]) await db.execute(statement);
-    if (database.embedded || process.argv.includes("--seed")) {
-      const seeded = await db
-        .insert(skills)
-        .values([...SAMPLE_SKILLS])
-        .onConflictDoNothing()
-        .returning({ id: skills.id });
-      console.log(
-        seeded.length > 0 ? `Seeded ${seeded.length} sample skills` : "Sample skills already seeded",
-      );
-    }
+    await seedSampleSkills(database);
 
-    let apiKey = process.env.VOYAGE_API_KEY;
-    let baseURL = process.env.VOYAGE_BASE_URL || undefined;
-    if (!apiKey) {
-      const server = await createEmbeddingsEmulator().listen();
-      closers.push(() => server.close());
-      apiKey = "emulator";
-      baseURL = server.voyageBaseUrl;
-      console.log(
-        `VOYAGE_API_KEY is not set: using the local Voyage emulator at ${baseURL} (stand-in vectors, not real embeddings)`,
-      );
-    }
+    const { apiKey, baseURL } = await voyageEndpoint(closers);
     const voyage35 = voyageProvider({ model: OLD.model, apiKey, baseURL });
     const voyage4 = voyageProvider({ model: NEW.model, outputDimension: NEW.dimensions, apiKey, baseURL });
 
